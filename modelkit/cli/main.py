@@ -1,0 +1,83 @@
+"""The `modelkit` command: one typer app, one module per command.
+
+Every command body runs inside `reporting_errors`, which turns a ModelkitError
+into one line on stderr and its exit code; `--debug` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+
+from modelkit.errors import ExitCode, ModelkitError
+
+app = typer.Typer(
+    name="modelkit",
+    help="Load, summarize, convert and browse TensorFlow-family models "
+         "(TFLite, GraphDef, SavedModel, TF checkpoints, Keras H5).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state = {"debug": False}
+
+
+@app.callback()
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+    _state["debug"] = debug
+
+
+def error(message: str) -> None:
+    """Print one error line on stderr."""
+    print(f"modelkit: error: {message}", file=sys.stderr)
+
+
+def warn(message: str) -> None:
+    """Print one warning line on stderr."""
+    print(f"modelkit: warning: {message}", file=sys.stderr)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Map ModelkitError to one stderr line and its exit code; Ctrl-C to 130."""
+    try:
+        yield
+    except ModelkitError as e:
+        if _state["debug"]:
+            raise
+        error(str(e))
+        raise typer.Exit(int(e.exit_code)) from None
+    except KeyboardInterrupt:
+        error("interrupted")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    except BrokenPipeError:
+        # NOTE: `modelkit summarize x | head` closes stdout early; that is not an error.
+        sys.stderr.close()
+        raise typer.Exit(0) from None
+
+
+def _register() -> None:
+    """Import the command modules; each adds its command to `app`."""
+    import importlib
+
+    for name in ("summarize", "convert", "browse"):
+        try:
+            importlib.import_module(f"modelkit.cli.{name}")
+        except ModuleNotFoundError as e:
+            if e.name != f"modelkit.cli.{name}":
+                raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register()
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Format adapters: the only code that knows a file layout."""
