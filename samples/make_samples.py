@@ -11,6 +11,10 @@ IF subgraphs) and two signatures.
 Each digit model is evaluated on the held-out test split with its own runtime;
 the accuracies go to ``accuracy.json`` and ``README.md``.
 
+Runs are deterministic: every file is byte-identical from run to run except
+the SavedModel, whose variables Keras lists in TensorFlow's capture order
+(values are identical, their order in the files is not).
+
 Usage::
 
     python samples/make_samples.py [--out samples]
@@ -31,8 +35,9 @@ import numpy as np
 SEED = 0
 TEST_FRACTION = 0.2
 CALIBRATION_COUNT = 200
-EPOCHS = 12
+EPOCHS = 20
 BATCH_SIZE = 32
+LEARNING_RATE = 3e-3
 MIN_ACCURACY = 0.95
 MAX_TOTAL_BYTES = 5 * 1024 * 1024
 
@@ -194,7 +199,7 @@ def train_keras_model(keras, x_train, y_train, x_test, y_test):
     """Build, compile and train the CNN with Adam; fail if test accuracy is too low."""
     model = build_keras_model(keras)
     model.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=1e-2),
+        optimizer=keras.optimizers.Adam(learning_rate=LEARNING_RATE),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -228,7 +233,7 @@ def save_keras2_h5(model, path):
     for layer in clone.layers:
         layer.set_weights(model.get_layer(layer.name).get_weights())
     clone.compile(
-        optimizer=tf_keras.optimizers.Adam(learning_rate=1e-2),
+        optimizer=tf_keras.optimizers.Adam(learning_rate=LEARNING_RATE),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
@@ -237,7 +242,7 @@ def save_keras2_h5(model, path):
 
 
 def add_tf1_classifier(tf, batch_size):
-    """Add the digits CNN to the default TF1 graph and return ``(images, logits, probs)``.
+    """Add the digits CNN to the default TF1 graph and return its logits tensor.
 
     Variables are TF1 reference variables (VariableV2 with ``/read``
     Identities) named ``conv1/kernel``, ``conv1/bias`` ... ``logits/bias``; the
@@ -266,11 +271,12 @@ def add_tf1_classifier(tf, batch_size):
             x = tf.nn.conv2d(x, kernel, strides=1, padding=padding, name="Conv2D")
             return tf.nn.relu(tf.nn.bias_add(x, bias, name="BiasAdd"), name="Relu")
 
-    def dense(name, x, shape):
-        """MatMul + BiasAdd under the scope ``name``."""
+    def dense(name, x, shape, relu):
+        """MatMul + BiasAdd (+ Relu if ``relu``) under the scope ``name``."""
         with v1.variable_scope(name):
             kernel, bias = parameters(shape)
-            return tf.nn.bias_add(tf.matmul(x, kernel, name="MatMul"), bias, name="BiasAdd")
+            x = tf.nn.bias_add(tf.matmul(x, kernel, name="MatMul"), bias, name="BiasAdd")
+            return tf.nn.relu(x, name="Relu") if relu else x
 
     x = conv("conv1", images, [3, 3, 1, 8], "SAME")
     x = conv("conv2", x, [3, 3, 8, 16], "VALID")
@@ -278,10 +284,10 @@ def add_tf1_classifier(tf, batch_size):
         x = tf.nn.max_pool2d(x, 2, 2, "VALID", name="MaxPool")
     with tf.name_scope("flatten"):
         x = tf.reshape(x, [-1, 3 * 3 * 16], name="Reshape")
-    x = tf.nn.relu(dense("dense1", x, [3 * 3 * 16, 32]), name="dense1/Relu")
-    logits = dense("logits", x, [32, 10])
-    probs = tf.nn.softmax(logits, name=OUTPUT_NAME)
-    return images, logits, probs
+    x = dense("dense1", x, [3 * 3 * 16, 32], relu=True)
+    logits = dense("logits", x, [32, 10], relu=False)
+    tf.nn.softmax(logits, name=OUTPUT_NAME)
+    return logits
 
 
 def write_tf1_checkpoint(tf, weights, x_train, y_train, ckpt_dir):
@@ -295,7 +301,7 @@ def write_tf1_checkpoint(tf, weights, x_train, y_train, ckpt_dir):
     graph = tf.Graph()
     with graph.as_default():
         v1.set_random_seed(SEED)
-        _, logits, _ = add_tf1_classifier(tf, batch_size=None)
+        logits = add_tf1_classifier(tf, batch_size=None)
         labels = v1.placeholder(tf.int64, [None], name="labels")
         loss = tf.reduce_mean(
             tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels, logits=logits),
@@ -305,7 +311,7 @@ def write_tf1_checkpoint(tf, weights, x_train, y_train, ckpt_dir):
         train_op = v1.train.AdamOptimizer(TF1_LEARNING_RATE).minimize(
             loss, global_step=global_step, name="train_op"
         )
-        saver = v1.train.Saver()
+        saver = v1.train.Saver(save_relative_paths=True)
         initial_values = {
             variable.initial_value: weights[variable.op.name]
             for variable in v1.trainable_variables()
@@ -314,9 +320,7 @@ def write_tf1_checkpoint(tf, weights, x_train, y_train, ckpt_dir):
             session.run(v1.global_variables_initializer(), feed_dict=initial_values)
             for step in range(TF1_STEPS):
                 batch = slice(step * TF1_BATCH_SIZE, (step + 1) * TF1_BATCH_SIZE)
-                session.run(
-                    train_op, {"input:0": x_train[batch], "labels:0": y_train[batch]}
-                )
+                session.run(train_op, {f"{INPUT_NAME}:0": x_train[batch], labels: y_train[batch]})
             saver.save(session, str(ckpt_dir / "model.ckpt"))
 
 
@@ -337,7 +341,7 @@ def freeze_checkpoint(tf, ckpt_dir, pb_path, pbtxt_path):
                 session, graph.as_graph_def(), [OUTPUT_NAME]
             )
     frozen = v1.graph_util.extract_sub_graph(frozen, [OUTPUT_NAME])
-    pb_path.write_bytes(frozen.SerializeToString())
+    pb_path.write_bytes(frozen.SerializeToString(deterministic=True))
     tf.io.write_graph(frozen, str(pbtxt_path.parent), pbtxt_path.name, as_text=True)
     return frozen
 
@@ -362,7 +366,7 @@ def legacy_quantize(tf, frozen, path):
     missing = {"QuantizeV2", "QuantizedConv2D", "Requantize", "Dequantize"} - ops
     if missing:
         raise RuntimeError(f"graph_transforms left out {sorted(missing)}")
-    path.write_bytes(quantized_bytes)
+    path.write_bytes(quantized.SerializeToString(deterministic=True))
 
 
 def convert_from_savedmodel(tf, savedmodel_dir, calibration, flavour):
@@ -413,9 +417,10 @@ def make_control_flow_module(tf):
         """Two small functions whose control flow becomes WHILE and IF subgraphs."""
 
         def __init__(self):
-            """Hold a fixed 4x4 weight matrix as a constant."""
+            """Hold a fixed 4x4 weight matrix and a bias as constants."""
             super().__init__()
             self.weights = tf.constant(weights)
+            self.bias = tf.constant(np.float32(0.5))
 
         @tf.function(
             input_signature=[
@@ -434,10 +439,14 @@ def make_control_flow_module(tf):
 
         @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
         def gate(self, x):
-            """Return ``relu(x @ W)`` if ``sum(x) > 0`` else ``sigmoid(x @ W.T)``."""
+            """Return ``relu(x @ W + b)`` if ``sum(x) > 0`` else ``sigmoid(x @ W.T)``.
+
+            The bias is needed: TF 2.21's converter drops a Relu that directly
+            follows a bias-free MatMul inside an IF branch (wrong results).
+            """
             y = tf.cond(
                 tf.reduce_sum(x) > 0,
-                lambda: tf.nn.relu(tf.matmul(x, self.weights)),
+                lambda: tf.nn.relu(tf.matmul(x, self.weights) + self.bias),
                 lambda: tf.sigmoid(tf.matmul(x, self.weights, transpose_b=True)),
             )
             return {"y": y}
@@ -459,16 +468,12 @@ def make_control_flow_tflite(tf, path):
     signatures = {"iterate": module.iterate, "gate": module.gate}
     with tempfile.TemporaryDirectory() as tmp:
         tf.saved_model.save(module, tmp, signatures=signatures)
-        converter = tf.lite.TFLiteConverter.from_saved_model(
-            tmp, signature_keys=list(signatures)
-        )
+        converter = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=list(signatures))
         path.write_bytes(converter.convert())
 
     model = schema.Model.GetRootAs(path.read_bytes(), 0)
     subgraphs = model.SubgraphsLength()
-    builtins = {
-        model.OperatorCodes(i).BuiltinCode() for i in range(model.OperatorCodesLength())
-    }
+    builtins = {model.OperatorCodes(i).BuiltinCode() for i in range(model.OperatorCodesLength())}
     wanted = {schema.BuiltinOperator.WHILE, schema.BuiltinOperator.IF}
     if subgraphs < 2 or not wanted <= builtins:
         raise RuntimeError(f"control_flow.tflite: {subgraphs} subgraphs, no WHILE/IF ops")
@@ -509,10 +514,22 @@ def evaluate_checkpoint(tf, ckpt_dir, x, y):
     return accuracy(probs, y)
 
 
+def read_graphdef(tf, path):
+    """Read a GraphDef from a binary file, or a text one if the name ends in ``.pbtxt``."""
+    from google.protobuf import text_format
+
+    graph_def = tf.compat.v1.GraphDef()
+    if path.suffix == ".pbtxt":
+        text_format.Parse(path.read_text(), graph_def)
+    else:
+        graph_def.ParseFromString(path.read_bytes())
+    return graph_def
+
+
 def evaluate_graphdef(tf, path, x, y):
-    """Accuracy of a batch-1 GraphDef file, fed one test image at a time."""
+    """Accuracy of a batch-1 GraphDef file (binary or text), fed one test image at a time."""
     v1 = tf.compat.v1
-    graph_def = v1.GraphDef.FromString(path.read_bytes())
+    graph_def = read_graphdef(tf, path)
     with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
         v1.import_graph_def(graph_def, name="")
         probs = [
@@ -523,7 +540,7 @@ def evaluate_graphdef(tf, path, x, y):
 
 
 def quantize_input(values, detail):
-    """Quantize float ``values`` with the tensor's own scale/zero point if it is an integer tensor."""
+    """Quantize float ``values`` with an integer tensor's own scale and zero point."""
     dtype = detail["dtype"]
     if not np.issubdtype(dtype, np.integer):
         return values.astype(dtype)
@@ -550,9 +567,13 @@ def evaluate_tflite(path, x, y):
     (output_detail,) = interpreter.get_output_details()
     probs = []
     for image in x:
-        interpreter.set_tensor(input_detail["index"], quantize_input(image[np.newaxis], input_detail))
+        interpreter.set_tensor(
+            input_detail["index"], quantize_input(image[np.newaxis], input_detail)
+        )
         interpreter.invoke()
-        probs.append(dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)[0])
+        probs.append(
+            dequantize_output(interpreter.get_tensor(output_detail["index"]), output_detail)[0]
+        )
     return accuracy(np.array(probs), y)
 
 
@@ -566,11 +587,61 @@ def total_size(out):
     return sum(path.stat().st_size for path in out.rglob("*") if path.is_file())
 
 
+def code_list(names):
+    """Format names as a comma-separated list of Markdown code spans."""
+    return ", ".join(f"`{name}`" for name in names)
+
+
+def describe_signatures(signatures):
+    """Describe ``{key: {"inputs": [...], "outputs": [...]}}`` for the README."""
+    return "; ".join(
+        f"`{key}` (inputs {code_list(spec['inputs'])}, outputs {code_list(spec['outputs'])})"
+        for key, spec in sorted(signatures.items())
+    )
+
+
+def describe_tflite(path):
+    """Describe a single-subgraph TFLite model's signatures and tensor names."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(path))
+    signatures = describe_signatures(interpreter.get_signature_list())
+    inputs = code_list(detail["name"] for detail in interpreter.get_input_details())
+    outputs = code_list(detail["name"] for detail in interpreter.get_output_details())
+    signatures = f"signatures {signatures}" if signatures else "no signatures"
+    return f"{signatures}; input tensor {inputs}, output tensor {outputs}"
+
+
+def describe_names(tf, out, control_flow):
+    """Return README lines giving the input/output names of every sample."""
+    serving = tf.saved_model.load(str(out / "digits_savedmodel")).signatures["serving_default"]
+    names = [
+        f"Frozen and legacy-quantized graphs: input `{INPUT_NAME}:0` "
+        f"(float32 [1, 8, 8, 1]), output `{OUTPUT_NAME}:0` (Softmax, [1, 10]).",
+        f"Checkpoint graph: input `{INPUT_NAME}:0` (float32 [?, 8, 8, 1]), labels `labels:0` "
+        f"(int64 [?]), output `{OUTPUT_NAME}:0`, loss `loss:0`, train op `train_op`.",
+        "SavedModel: signature `serving_default`, inputs "
+        f"{code_list(sorted(serving.structured_input_signature[1]))}, "
+        f"outputs {code_list(sorted(serving.structured_outputs))}.",
+        f"Keras models: input layer `{INPUT_NAME}`, output layer `{OUTPUT_NAME}` (Softmax).",
+    ]
+    files_by_description = {}
+    for path in sorted(out.glob("digits_*.tflite")):
+        files_by_description.setdefault(describe_tflite(path), []).append(path.name)
+    for description, files in files_by_description.items():
+        names.append(f"{code_list(files)}: {description}.")
+    names.append(
+        f"`control_flow.tflite`: {control_flow['subgraphs']} subgraphs, signatures "
+        f"{describe_signatures(control_flow['signatures'])}."
+    )
+    return names
+
+
 def write_reports(out, accuracies, test_count, names):
     """Write ``accuracy.json`` and ``README.md`` (data paragraph, table and names)."""
     (out / "accuracy.json").write_text(json.dumps(accuracies, indent=2) + "\n")
     rows = [
-        "| file | how it was made | format | quantization | test accuracy |",
+        f"| file | how it was made | format | quantization | test accuracy (N={test_count}) |",
         "|---|---|---|---|---|",
     ]
     for name, (how, kind, quantization) in SAMPLES.items():
@@ -628,6 +699,7 @@ def main(argv=None):
         save_keras2_h5(model, out / "digits_keras2.h5")
     except ImportError:
         print("tf_keras is not installed: digits_keras2.h5 skipped")
+        (out / "digits_keras2.h5").unlink(missing_ok=True)
     else:
         import tf_keras
 
@@ -648,8 +720,8 @@ def main(argv=None):
     write_tf1_checkpoint(tf, keras_weights(model), x_train, y_train, ckpt_dir)
     accuracies["digits_ckpt"] = evaluate_checkpoint(tf, ckpt_dir, x_test, y_test)
     frozen = freeze_checkpoint(tf, ckpt_dir, out / "digits_frozen.pb", out / "digits_frozen.pbtxt")
-    accuracies["digits_frozen.pb"] = evaluate_graphdef(tf, out / "digits_frozen.pb", x_test, y_test)
-    accuracies["digits_frozen.pbtxt"] = accuracies["digits_frozen.pb"]
+    for name in ("digits_frozen.pb", "digits_frozen.pbtxt"):
+        accuracies[name] = evaluate_graphdef(tf, out / name, x_test, y_test)
     legacy_quantize(tf, frozen, out / "digits_legacy_quantized.pb")
     accuracies["digits_legacy_quantized.pb"] = evaluate_graphdef(
         tf, out / "digits_legacy_quantized.pb", x_test, y_test
@@ -665,23 +737,7 @@ def main(argv=None):
     accuracies[path.name] = evaluate_tflite(path, x_test, y_test)
     control_flow = make_control_flow_tflite(tf, out / "control_flow.tflite")
 
-    serving = tf.saved_model.load(str(savedmodel_dir)).signatures["serving_default"]
-    names = [
-        f"Frozen and legacy-quantized graphs: input `{INPUT_NAME}:0` "
-        f"(float32 [1, 8, 8, 1]), output `{OUTPUT_NAME}:0` (Softmax, [1, 10]).",
-        f"Checkpoint graph: input `{INPUT_NAME}:0` (float32 [?, 8, 8, 1]), labels `labels:0` "
-        f"(int64 [?]), output `{OUTPUT_NAME}:0`, loss `loss:0`, train op `train_op`.",
-        "SavedModel: signature `serving_default`, inputs "
-        f"{sorted(serving.structured_input_signature[1])}, "
-        f"outputs {sorted(serving.structured_outputs)}.",
-        "Keras models: input layer `input`, output layer `probs` (Softmax).",
-        f"`control_flow.tflite`: {control_flow['subgraphs']} subgraphs, signatures "
-        + ", ".join(
-            f"`{key}` (inputs {spec['inputs']}, outputs {spec['outputs']})"
-            for key, spec in sorted(control_flow["signatures"].items())
-        )
-        + ".",
-    ]
+    names = describe_names(tf, out, control_flow)
     write_reports(out, accuracies, len(y_test), names)
 
     size = total_size(out)
