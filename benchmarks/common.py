@@ -1,0 +1,66 @@
+"""Whole-process timing for the benchmarks: wall time and peak RSS of a cold process."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "benchmarks" / "_work"
+PYTHON = sys.executable
+MODELKIT = str(Path(sys.executable).with_name("modelkit"))
+
+
+@dataclass
+class Measure:
+    """Medians over the runs."""
+
+    wall: float
+    rss_mb: float
+    runs: int
+
+
+def measure(cmd: list[str], runs: int = 5, warmup: int = 1) -> Measure:
+    """Run `cmd` as a fresh process `warmup + runs` times; medians of the counted runs.
+
+    Peak RSS is the kernel's accounting of the child (ru_maxrss), as /usr/bin/time shows.
+    """
+    walls, rss = [], []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - t0
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
+            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
+        if proc.stderr:
+            proc.stderr.close()
+        if i >= warmup:
+            walls.append(wall)
+            rss.append(usage.ru_maxrss / 1024)
+    return Measure(statistics.median(walls), statistics.median(rss), runs)
+
+
+def row(cells: list[str]) -> str:
+    """A markdown table row."""
+    return "| " + " | ".join(cells) + " |"
+
+
+def side_by_side(label: str, ours: Measure, theirs: Measure, their_name: str) -> str:
+    """A markdown row comparing modelkit with the tool a user would use instead."""
+    return row([label, f"{ours.wall:.3f} s", f"{ours.rss_mb:.0f} MB",
+                f"{their_name}: {theirs.wall:.3f} s", f"{theirs.rss_mb:.0f} MB",
+                f"{theirs.wall / ours.wall:.1f}x faster",
+                f"{theirs.rss_mb / ours.rss_mb:.1f}x less memory"])
+
+
+HEADER = (row(["case", "modelkit wall", "modelkit peak RSS", "alternative wall",
+               "alternative peak RSS", "speed", "memory"]) + "\n"
+          + row(["---"] * 7))
