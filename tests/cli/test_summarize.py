@@ -16,6 +16,10 @@ from tests.conftest import ROOT, SAMPLES, run_cli
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 TFLITE_SAMPLES = sorted(p.name for p in SAMPLES.glob("*.tflite"))
+# Every TFLite file the tests have: the samples plus the converter-made files in tests/data
+# (sparse weights, custom ops), as paths relative to the project root.
+TFLITE_FILES = [f"samples/{n}" for n in TFLITE_SAMPLES] + sorted(
+    f"tests/data/{p.name}" for p in (ROOT / "tests" / "data").glob("*.tflite"))
 ALL_SAMPLES = TFLITE_SAMPLES + ["digits_frozen.pb", "digits_frozen.pbtxt",
                                 "digits_legacy_quantized.pb", "digits_savedmodel",
                                 "digits_ckpt", "digits_keras.h5", "digits_keras2.h5"]
@@ -35,7 +39,8 @@ KINDS = {
 
 
 def summarize_json(name: str, *extra: str) -> dict:
-    res = run_cli("summarize", "--json", f"samples/{name}", *extra)
+    path = name if "/" in name else f"samples/{name}"
+    res = run_cli("summarize", "--json", path, *extra)
     assert res.returncode == 0, res.stderr
     return json.loads(res.stdout)
 
@@ -46,10 +51,10 @@ def interpreter(path: Path):
     return Interpreter(model_path=str(path))
 
 
-@pytest.mark.parametrize("name", TFLITE_SAMPLES)
+@pytest.mark.parametrize("name", TFLITE_FILES)
 def test_io_matches_interpreter(name):
     facts = summarize_json(name)
-    interp = interpreter(SAMPLES / name)
+    interp = interpreter(ROOT / name)
     for ours, theirs in ((facts["inputs"], interp.get_input_details()),
                          (facts["outputs"], interp.get_output_details())):
         assert [io["index"] for io in ours] == [d["index"] for d in theirs]
@@ -66,10 +71,10 @@ def test_io_matches_interpreter(name):
                 assert io["quantization"] is None
 
 
-@pytest.mark.parametrize("name", TFLITE_SAMPLES)
+@pytest.mark.parametrize("name", TFLITE_FILES)
 def test_op_histogram_matches_interpreter(name):
     facts = summarize_json(name, "--subgraph", "0")
-    interp = interpreter(SAMPLES / name)
+    interp = interpreter(ROOT / name)
     theirs = Counter(op["op_name"] for op in interp._get_ops_details())
     assert facts["ops"] == dict(theirs)
 
@@ -77,6 +82,20 @@ def test_op_histogram_matches_interpreter(name):
 @pytest.mark.parametrize("name", sorted(KINDS))
 def test_quantization_kind(name):
     assert summarize_json(name)["quantization"]["kind"] == KINDS[name]
+
+
+def test_custom_ops_are_listed():
+    facts = summarize_json("tests/data/custom_ops.tflite")
+    # The converter turned the two TF ops without a builtin into custom ops.
+    assert facts["custom_ops"] == {"BesselI1e": 1, "Erfinv": 1}
+
+
+def test_sparse_tensors_counted():
+    facts = summarize_json("tests/data/sparse_fc.tflite")
+    interp = interpreter(ROOT / "tests" / "data" / "sparse_fc.tflite")
+    sparse = [d for d in interp.get_tensor_details()
+              if len(d["sparsity_parameters"].get("dim_metadata", []))]
+    assert facts["sparse_tensors"] == len(sparse) > 0
 
 
 def test_parameter_counts_by_hand():

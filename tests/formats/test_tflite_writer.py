@@ -236,7 +236,8 @@ def test_sparse_round_trip(tmp_path):
         return [(d["index"], repr(d["sparsity_parameters"])) for d in interp.get_tensor_details()]
 
     assert sparsity(a) == sparsity(b)
-    x = np.random.default_rng(0).standard_normal((1, 64)).astype(np.float32)
+    shape = a.get_input_details()[0]["shape"]
+    x = np.random.default_rng(0).standard_normal(shape).astype(np.float32)
     outs = []
     for interp in (a, b):
         interp.allocate_tensors()
