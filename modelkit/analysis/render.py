@@ -83,7 +83,9 @@ def render_summary(facts: dict) -> str:
             lines += _table(rows, indent="  ")
     lines.append("")
     lines.append(f"Ops ({facts['op_count']} in {len(facts['graphs'])} graph(s))")
-    lines += _table([[op, str(n)] for op, n in facts["ops"].items()])
+    versions = facts.get("op_versions", {})
+    lines += _table([[op, str(n), ("v" + ",".join(map(str, versions[op]))) if op in versions
+                      else ""] for op, n in facts["ops"].items()])
     if facts["custom_ops"]:
         lines.append("Custom ops")
         lines += _table([[op, str(n)] for op, n in facts["custom_ops"].items()])

@@ -220,11 +220,14 @@ def summarize(model: Model, *, tensors: bool = False, subgraph: int | None = Non
         graphs = [graphs[subgraph]]
     ops: Counter[str] = Counter()
     custom: Counter[str] = Counter()
+    versions: dict[str, set[int]] = {}
     for _, g in graphs:
         for n in g.nodes:
             ops[n.op] += 1
             if n.custom:
                 custom[n.op] += 1
+            if n.version is not None:
+                versions.setdefault(n.op, set()).add(n.version)
     main = graphs[0][1] if graphs else Graph()
     facts: dict = {
         "schema_version": SCHEMA_VERSION,
@@ -240,6 +243,7 @@ def summarize(model: Model, *, tensors: bool = False, subgraph: int | None = Non
         "outputs": [value_facts(v) for v in main.outputs],
         "op_count": sum(ops.values()),
         "ops": dict(sorted(ops.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "op_versions": {op: sorted(v) for op, v in sorted(versions.items())},
         "custom_ops": dict(sorted(custom.items())),
         "parameters": _parameters([g for _, g in graphs]),
         "quantization": quantization_kind(model),

@@ -213,3 +213,9 @@ def test_import_hygiene():
             "sys.stderr.write(repr(bad)); sys.exit(1 if bad else 0)")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert res.returncode == 0, res.stderr
+
+
+def test_op_versions_follow_tflite_versioning_rules():
+    # TFLite's op_version.cc: CONV_2D is version 1 for float, 3 for int8 per-channel.
+    assert summarize_json("digits_float.tflite")["op_versions"]["CONV_2D"] == [1]
+    assert summarize_json("digits_int8.tflite")["op_versions"]["CONV_2D"] == [3]
