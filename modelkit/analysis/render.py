@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
-from modelkit.analysis.summary import human_bytes, human_count
+from modelkit.analysis.units import human_bytes
 
 
-def _table(rows: list[list[str]], indent: str = "  ") -> list[str]:
-    """Left-aligned columns; the last column is not padded."""
+def _table(rows: list[list[str]], indent: str = "  ", empty: str = "") -> list[str]:
+    """Left-aligned columns; the last column is not padded; `empty` when there are no rows."""
     if not rows:
-        return []
+        return [f"{indent}{empty}"] if empty else []
     widths = [max(len(r[i]) for r in rows if i < len(r)) for i in range(max(map(len, rows)))]
     out = []
     for r in rows:
         cells = [c.ljust(widths[i]) if i < len(r) - 1 else c for i, c in enumerate(r)]
         out.append((indent + "  ".join(cells)).rstrip())
     return out
+
+
+def _kv(pairs: list[tuple[str, object]]) -> list[str]:
+    """`Key:  value` lines with the values aligned; None shows as `-`."""
+    width = max(len(k) for k, _ in pairs) + 1
+    return [f"{(k + ':').ljust(width)} {'-' if v is None else v}" for k, v in pairs]
 
 
 def _type(dtype: str | None, shape: list | None) -> str:
@@ -62,6 +68,13 @@ def render_summary(facts: dict) -> str:
         head.append(["", f"{dtype}: {entry['count']:,} in {human_bytes(entry['bytes'])}"])
     head.append(["Graphs", str(facts["graph_count"])])
     lines += _table(head, indent="")
+    if "tf" in facts:
+        # NOTE: the TF-family section lists inputs, outputs, signatures and op types the
+        # way summarize_graph and saved_model_cli do; the generic lists would repeat them.
+        lines.append("")
+        lines.append(render_tf_summary(facts["tf"]).rstrip("\n"))
+        lines += _tensor_table(facts)
+        return "\n".join(lines) + "\n"
     for g in facts["graphs"]:
         title = f"Graph {g['index']}" + (f" {g['name']!r}" if g["name"] else "")
         lines.append("")
@@ -91,11 +104,13 @@ def render_summary(facts: dict) -> str:
         lines += _table([[op, str(n)] for op, n in facts["custom_ops"].items()])
     if facts.get("sparse_tensors"):
         lines.append(f"Sparse tensors  {facts['sparse_tensors']}")
-    if "tf" in facts:
-        from modelkit.analysis.tf_summary import render_tf_summary
+    lines += _tensor_table(facts)
+    return "\n".join(lines) + "\n"
 
-        lines.append("")
-        lines.append(render_tf_summary(facts["tf"]).rstrip("\n"))
+
+def _tensor_table(facts: dict) -> list[str]:
+    """The `--tensors` table, or nothing."""
+    lines: list[str] = []
     if "tensors" in facts:
         lines.append("")
         lines.append("Tensors")
@@ -108,7 +123,77 @@ def render_summary(facts: dict) -> str:
                          "" if t["buffer"] is None else str(t["buffer"]),
                          t["quantization"] + (" sparse" if t["sparse"] else "")])
         lines += _table(rows)
+    return lines
+
+
+def render_tf_summary(facts: dict) -> str:
+    """Plain text of `summarize_tf` facts: aligned sections, one fact per line."""
+    fmt = facts.get("format")
+    lines: list[str] = []
+    if fmt in ("graphdef", "checkpoint"):
+        lines += _kv([("Nodes", facts["nodes"]), ("Functions", facts["functions"]),
+                      ("Producer", facts.get("producer")),
+                      ("Control edges", facts["control_edges"]),
+                      ("Const params", f"{facts['const_params']} ({facts['const_params_human']})"),
+                      ("Variable params",
+                       f"{facts['variable_params']} ({facts['variable_params_human']})")])
+        lines += ["", f"Inputs ({len(facts['inputs'])})"]
+        lines += _table([[i["name"], i["op"] or "", _type(i["dtype"], i["shape"])]
+                         for i in facts["inputs"]], empty="(none)")
+        lines += ["", f"Outputs ({len(facts['outputs'])})"]
+        lines += _table([[o["name"], o["op"]] for o in facts["outputs"]], empty="(none)")
+        if facts.get("training_only_sinks"):
+            lines += ["", f"Training-only sinks ({len(facts['training_only_sinks'])})"]
+            lines += [f"  {n}" for n in facts["training_only_sinks"]]
+        lines += ["", f"Variables ({len(facts['variables'])})"]
+        lines += _table([[v["name"], _type(v["dtype"], v["shape"]), str(v["params"])]
+                         for v in facts["variables"]], empty="(none)")
+        lines += ["", "Nodes per device"]
+        lines += _table([[d or "(unplaced)", str(c)] for d, c in facts["devices"].items()], empty="(none)")
+        lines += ["", f"Op types ({len(facts['op_types'])})"]
+        lines += _table([[op, str(c)] for op, c in facts["op_types"].items()], empty="(none)")
+        lines += ["", "Convert with", f"  {facts['convert_command']}"]
+    elif fmt == "savedmodel":
+        lines += _kv([("Schema version", facts.get("saved_model_schema_version")),
+                      ("TensorFlow", facts.get("tensorflow_version")),
+                      ("Producer", facts.get("producer")),
+                      ("Functions", facts.get("functions")),
+                      ("Variables", facts["variable_count"]),
+                      ("Variable params",
+                       f"{facts['variable_params']} ({facts['variable_params_human']})")])
+        lines += ["", f"Tag-sets ({len(facts['tag_sets'])})"]
+        lines += [f"  {','.join(t) or '(none)'}" for t in facts["tag_sets"]]
+        for s in facts["signatures"]:
+            lines += ["", f"Signature {s['key']}  tags={','.join(s['tags'])}  "
+                          f"method={s['method_name'] or '-'}"]
+            for side in ("inputs", "outputs"):
+                rows = [[side[:-1], io["key"], _type(io["dtype"], io["shape"]),
+                         io["tensor_name"]] for io in s[side]]
+                if rows:
+                    lines += _table(rows, empty="(none)")
+        lines += ["", f"Variables ({len(facts['variables'])})"]
+        lines += _table([[v["name"], v.get("full_name", ""), _type(v["dtype"], v["shape"])]
+                         for v in facts["variables"]], empty="(none)")
+        lines += ["", f"Op types ({len(facts['op_types'])})"]
+        lines += _table([[op, str(c)] for op, c in facts["op_types"].items()], empty="(none)")
+    elif fmt == "keras_h5":
+        lines += _kv([("Model", f"{facts['name']} ({facts.get('model_class') or 'weights'})"),
+                      ("Keras version", facts.get("keras_version")),
+                      ("Backend", facts.get("backend")),
+                      ("Params", f"{facts['params']} ({facts['params_human']})"),
+                      ("Trainable params", facts["trainable_params"]),
+                      ("Non-trainable params", facts["non_trainable_params"]),
+                      ("Optimizer", facts.get("optimizer")),
+                      ("Optimizer weights", facts["optimizer_weights"]),
+                      ("Training config", "yes" if facts["has_training_config"] else "no")])
+        lines += ["", f"Layers ({len(facts['layers'])})"]
+        lines += _table([[la["name"], la["class_name"],
+                          " ".join(_type(None, s).lstrip("?") for s in la["output_shapes"]),
+                          str(la["params"]), "" if la["trainable"] else "frozen"]
+                         for la in facts["layers"]], empty="(none)")
+        if not facts["layers"]:
+            lines += ["", f"Weights ({len(facts['weights'])})"]
+            lines += _table([[w["name"], _type(w["dtype"], w["shape"])]
+                             for w in facts["weights"]], empty="(none)")
     return "\n".join(lines) + "\n"
 
-
-__all__ = ["render_summary", "human_bytes", "human_count"]

@@ -12,6 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from modelkit.analysis.quantization import quantization_kind
+from modelkit.analysis.units import human_bytes, human_count  # noqa: F401 (re-exported)
 from modelkit.errors import UsageError
 from modelkit.ir import Graph, Model, QuantParams, Value
 
@@ -23,26 +24,6 @@ FORMAT_NAMES = {
 }
 
 
-def human_bytes(n: int | None) -> str:
-    """`1536` -> `1.5 KiB`."""
-    if n is None:
-        return "?"
-    value = float(n)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
-
-
-def human_count(n: int) -> str:
-    """`23851784` -> `23.85M`, as summarize_graph writes parameter counts."""
-    for div, unit in ((1e9, "B"), (1e6, "M"), (1e3, "k")):
-        if n >= div:
-            return f"{n / div:.2f}{unit}"
-    return str(n)
-
-
 def path_size(path: str | os.PathLike | None) -> int | None:
     """Bytes of a file, or of every file under a folder."""
     if path is None:
@@ -50,6 +31,10 @@ def path_size(path: str | os.PathLike | None) -> int | None:
     p = Path(path)
     if p.is_file():
         return p.stat().st_size
+    if not p.exists():
+        # A checkpoint prefix: model.ckpt names model.ckpt.index, .meta and .data-*.
+        parts = list(p.parent.glob(p.name + ".*"))
+        return sum(f.stat().st_size for f in parts if f.is_file()) if parts else None
     if p.is_dir():
         return sum(f.stat().st_size for f in p.rglob("*") if f.is_file())
     return None
@@ -120,7 +105,9 @@ def tensor_row(v: Value) -> dict:
 def _parameters(graphs: list[Graph]) -> dict:
     """Parameter count and bytes of constants and variables, by dtype.
 
-    A TFLite buffer shared by several tensors counts once.
+    A TFLite buffer shared by several tensors counts once, and so does a variable
+    stored under several checkpoint keys (Keras' `variables/N` and `_all_variables/M`).
+    Strings, resources and variants are not parameters.
     """
     by_dtype: dict[str, dict[str, int]] = {}
     seen_buffers: set = set()
@@ -129,11 +116,15 @@ def _parameters(graphs: list[Graph]) -> dict:
         for v in g.values:
             if v.data is None and not v.is_variable:
                 continue
-            buf = v.meta.get("buffer")
-            if buf is not None:
-                if buf in seen_buffers:
+            if v.dtype is not None and v.dtype.bits is None:
+                continue
+            key = v.meta.get("buffer")
+            if key is None and "full_name" in v.meta:
+                key = ("variable", v.meta["full_name"])
+            if key is not None:
+                if key in seen_buffers:
                     continue
-                seen_buffers.add(buf)
+                seen_buffers.add(key)
             n = v.data.size if v.data is not None else _elements(v)
             nbytes = v.nbytes or 0
             key = str(v.dtype) if v.dtype else "unknown"

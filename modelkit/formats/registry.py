@@ -68,6 +68,9 @@ def detect_format(path: str | os.PathLike, explicit: str | None = None) -> str:
         return explicit
     p = Path(path)
     if not p.exists():
+        # NOTE: a TF checkpoint is named by its prefix (model.ckpt), which is no file.
+        if adapter("checkpoint").sniff(p):
+            return "checkpoint"
         raise ModelReadError("no such file or folder", str(p))
     if p.is_file():
         try:

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import modelkit
+from modelkit.analysis.render import render_tf_summary
 from modelkit.analysis.tf_summary import (human_count, possible_inputs, possible_outputs,
-                                          render_tf_summary, summarize_tf)
+                                          summarize_tf)
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"

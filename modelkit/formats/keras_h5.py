@@ -1,0 +1,504 @@
+"""Keras HDF5 adapter (.h5/.hdf5): Keras 2 and Keras 3 legacy H5 files.
+
+The root attr `model_config` (JSON) gives one Node per layer (domain "keras",
+op = the layer class name, attrs = its config flattened); edges come from the
+functional `inbound_nodes` (Keras 2 lists or Keras 3 `__keras_tensor__` dicts)
+or from the Sequential order. Weights under `model_weights/<layer>/` become
+constant input Values of their layer node, read lazily from the file. Nothing
+in the file is deserialized into Python objects: a Lambda layer is a node with
+its config, never code. Weights-only files (`layer_names` at the root) load as
+variables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from modelkit.errors import ModelReadError
+from modelkit.ir import DType, Graph, LazyData, Model, Node, Value
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+# Layer config keys that are not attributes (the node carries them).
+_SKIP_KEYS = frozenset({"name"})
+# Non-trainable weights of otherwise trainable layers.
+_NON_TRAINABLE_WEIGHTS = ("moving_mean", "moving_variance")
+_FLATTEN_DEPTH = 4
+
+
+def sniff(path: str | os.PathLike) -> bool:
+    """True when the HDF5 signature is at offset 0 or at a user-block offset (512, 1024, ...)."""
+    p = Path(path)
+    if not p.is_file():
+        return False
+    try:
+        with open(p, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            offset = 0
+            while offset + len(HDF5_SIGNATURE) <= size:
+                f.seek(offset)
+                if f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE:
+                    return True
+                offset = 512 if offset == 0 else offset * 2
+    except OSError:
+        return False
+    return False
+
+
+def _text(v: Any) -> str:
+    return v.decode("utf-8") if isinstance(v, bytes) else str(v)
+
+
+def _json_attr(h5, name: str, where: str) -> Any:
+    if name not in h5.attrs:
+        return None
+    raw = _text(h5.attrs[name])
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as e:
+        raise ModelReadError(f"root attribute {name!r} is not valid JSON ({e.msg})",
+                             where) from None
+
+
+def _names_attr(group, name: str) -> list[str]:
+    if name not in group.attrs:
+        return []
+    return [_text(x) for x in list(group.attrs[name])]
+
+
+def _dtype_name(cfg_dtype: Any) -> str | None:
+    """The (compute) dtype of a layer config's `dtype` (a string or a DTypePolicy)."""
+    if isinstance(cfg_dtype, str):
+        name = cfg_dtype
+    elif isinstance(cfg_dtype, dict):
+        name = (cfg_dtype.get("config") or {}).get("name")
+    else:
+        return None
+    if not isinstance(name, str):
+        return None
+    if name.startswith("mixed_"):
+        name = name[len("mixed_"):]
+    return name
+
+
+def _to_dtype(name: str | None) -> DType | None:
+    if name is None:
+        return None
+    try:
+        return DType(name)
+    except ValueError:
+        return None
+
+
+def flatten_config(config: dict) -> dict[str, Any]:
+    """A layer config as flat attrs: serialized objects become their class name plus
+    `key.sub` entries; `module`/`registered_name` noise is dropped."""
+    out: dict[str, Any] = {}
+
+    def walk(prefix: str, obj: Any, depth: int) -> None:
+        if isinstance(obj, dict) and depth < _FLATTEN_DEPTH:
+            if "class_name" in obj and "config" in obj:
+                if obj["class_name"] == "DTypePolicy" or prefix.endswith("dtype"):
+                    out[prefix] = _dtype_name(obj) or obj["class_name"]
+                    return
+                out[prefix] = obj["class_name"]
+                inner = obj.get("config")
+                if isinstance(inner, dict):
+                    for k, v in inner.items():
+                        walk(f"{prefix}.{k}", v, depth + 1)
+                return
+            for k, v in obj.items():
+                if k in ("module", "registered_name"):
+                    continue
+                walk(f"{prefix}.{k}" if prefix else k, v, depth + 1)
+            return
+        out[prefix] = obj
+
+    for key, value in config.items():
+        if key not in _SKIP_KEYS:
+            walk(key, value, 0)
+    return out
+
+
+def _history(arg: Any) -> list[tuple[str, int, int]]:
+    """(layer, node_index, tensor_index) of every Keras tensor in a Keras 3 call argument."""
+    found: list[tuple[str, int, int]] = []
+    if isinstance(arg, dict):
+        if arg.get("class_name") == "__keras_tensor__":
+            hist = (arg.get("config") or {}).get("keras_history")
+            if isinstance(hist, list) and len(hist) == 3:
+                found.append((str(hist[0]), int(hist[1]), int(hist[2])))
+            return found
+        for v in arg.values():
+            found.extend(_history(v))
+    elif isinstance(arg, (list, tuple)):
+        for v in arg:
+            found.extend(_history(v))
+    return found
+
+
+def _tensor_shapes(arg: Any, into: dict) -> None:
+    """Record the shape a Keras 3 call argument states for each Keras tensor."""
+    if isinstance(arg, dict):
+        if arg.get("class_name") == "__keras_tensor__":
+            cfg = arg.get("config") or {}
+            hist = cfg.get("keras_history")
+            if isinstance(hist, list) and len(hist) == 3 and isinstance(cfg.get("shape"), list):
+                into[(str(hist[0]), int(hist[1]), int(hist[2]))] = (
+                    tuple(cfg["shape"]), cfg.get("dtype"))
+            return
+        for v in arg.values():
+            _tensor_shapes(v, into)
+    elif isinstance(arg, (list, tuple)):
+        for v in arg:
+            _tensor_shapes(v, into)
+
+
+def _inbound(layer: dict, shapes: dict) -> list[list[tuple[str, int, int]]]:
+    """Per call of the layer, the tensors it takes (Keras 2 and Keras 3 formats)."""
+    calls = []
+    for node in layer.get("inbound_nodes") or []:
+        if isinstance(node, dict):  # Keras 3
+            _tensor_shapes(node.get("args"), shapes)
+            _tensor_shapes(node.get("kwargs"), shapes)
+            calls.append(_history(node.get("args")) + _history(node.get("kwargs")))
+        elif isinstance(node, list):  # Keras 2: [[layer, node_idx, tensor_idx, kwargs], ...]
+            refs = []
+            for item in node:
+                if isinstance(item, list) and len(item) >= 3:
+                    refs.append((str(item[0]), int(item[1]), int(item[2])))
+                    if len(item) > 3:
+                        refs.extend(_history(item[3]))
+            calls.append(refs)
+    return calls
+
+
+def _value_name(layer: str, node_index: int, tensor_index: int) -> str:
+    name = layer if tensor_index == 0 else f"{layer}:{tensor_index}"
+    return name if node_index == 0 else f"{name}@{node_index}"
+
+
+def _input_shape(cfg: dict) -> tuple | None:
+    for key in ("batch_shape", "batch_input_shape"):
+        if isinstance(cfg.get(key), list):
+            return tuple(cfg[key])
+    return None
+
+
+def _conv_len(n: int | None, k: int, s: int, d: int, padding: str) -> int | None:
+    if n is None:
+        return None
+    if padding == "same":
+        return -(-n // s)
+    eff = (k - 1) * d + 1
+    return (n - eff) // s + 1 if n >= eff else 0
+
+
+def _infer_shape(op: str, cfg: dict, inputs: list[tuple | None]) -> tuple | None:
+    """The output shape a config states or implies for common layers (channels_last only)."""
+    first = inputs[0] if inputs else None
+    if op == "InputLayer":
+        return _input_shape(cfg)
+    if first is None:
+        return None
+    if op in ("Activation", "ReLU", "Softmax", "Dropout", "BatchNormalization", "LeakyReLU",
+              "LayerNormalization", "GaussianNoise", "SpatialDropout2D", "PReLU", "ELU",
+              "Rescaling", "Normalization", "ActivityRegularization"):
+        return first
+    if op in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
+        return first
+    if op == "Dense" and isinstance(cfg.get("units"), int):
+        return first[:-1] + (cfg["units"],)
+    if op == "Flatten":
+        rest = first[1:]
+        n = 1
+        for d in rest:
+            if d is None:
+                return (first[0], None)
+            n *= d
+        return (first[0], n)
+    if op == "Reshape" and isinstance(cfg.get("target_shape"), list):
+        return (first[0],) + tuple(cfg["target_shape"])
+    if cfg.get("data_format", "channels_last") != "channels_last" or len(first) != 4:
+        return None
+    if op in ("GlobalAveragePooling2D", "GlobalMaxPooling2D"):
+        return (first[0], first[3]) if not cfg.get("keepdims") else (first[0], 1, 1, first[3])
+    if op in ("Conv2D", "DepthwiseConv2D", "MaxPooling2D", "AveragePooling2D"):
+        pool = op.endswith("Pooling2D")
+        k = cfg.get("pool_size" if pool else "kernel_size") or [1, 1]
+        s = cfg.get("strides") or (k if pool else [1, 1])
+        d = [1, 1] if pool else (cfg.get("dilation_rate") or [1, 1])
+        padding = str(cfg.get("padding", "valid")).lower()
+        h = _conv_len(first[1], k[0], s[0], d[0], padding)
+        w = _conv_len(first[2], k[1], s[1], d[1], padding)
+        if pool:
+            c = first[3]
+        elif op == "DepthwiseConv2D":
+            c = None if first[3] is None else first[3] * int(cfg.get("depth_multiplier", 1))
+        else:
+            c = cfg.get("filters")
+        return (first[0], h, w, c)
+    return None
+
+
+class _H5Reader:
+    """Opens the file again for each lazy read, so no handle stays open."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def lazy(self, dataset) -> LazyData:
+        import numpy as np
+        name = dataset.name
+        path = self.path
+
+        def load():
+            import h5py
+            try:
+                with h5py.File(path, "r") as f:
+                    return np.asarray(f[name][()])
+            except (OSError, KeyError) as e:
+                raise ModelReadError(f"cannot read weight {name}: {e}", str(path)) from None
+        try:
+            dtype = DType.from_numpy(dataset.dtype)
+        except ValueError:
+            dtype = DType.FLOAT32
+        return LazyData(load, dtype, tuple(dataset.shape),
+                        nbytes=int(dataset.size * dataset.dtype.itemsize))
+
+
+def _weights(group, reader: _H5Reader, layer: str, trainable: bool) -> list[Value]:
+    """The weights of one layer group, in `weight_names` order, as const Values."""
+    import h5py
+    out = []
+    names = _names_attr(group, "weight_names")
+    if not names:
+        # NOTE: some writers omit weight_names; take every dataset under the group.
+        datasets: list = []
+        group.visititems(lambda n, o: datasets.append(n) if isinstance(o, h5py.Dataset)
+                         else None)
+        names = sorted(datasets)
+    for wname in names:
+        obj = group.get(wname)
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        data = reader.lazy(obj)
+        base = wname.rsplit("/", 1)[-1].split(":")[0]
+        is_trainable = trainable and base not in _NON_TRAINABLE_WEIGHTS
+        out.append(Value(wname, data.dtype, data.shape, data=data,
+                         meta={"layer": layer, "trainable": is_trainable,
+                               "h5_path": obj.name}))
+    return out
+
+
+def _optimizer_weights(h5) -> list[dict]:
+    import h5py
+    group = h5.get("optimizer_weights")
+    if not isinstance(group, h5py.Group):
+        return []
+    found = []
+    group.visititems(lambda n, o: found.append(
+        {"name": n, "dtype": str(o.dtype), "shape": list(o.shape)})
+        if isinstance(o, h5py.Dataset) else None)
+    return found
+
+
+def load(path: str | os.PathLike, **options) -> Model:
+    """Load a Keras H5 file (model or weights only) without running any of it.
+
+    Raises:
+        ModelReadError: not HDF5, or an HDF5 file that is no Keras model or weights file.
+    """
+    import h5py
+    p = Path(path)
+    where = str(p)
+    if p.is_dir():
+        raise ModelReadError("is a folder, not a Keras H5 file", where)
+    try:
+        h5 = h5py.File(p, "r")
+    except OSError as e:
+        raise ModelReadError(f"not a readable HDF5 file ({str(e).splitlines()[0][:120]})",
+                             where) from None
+    with h5:
+        return _load_open(h5, p)
+
+
+def _load_open(h5, p: Path) -> Model:
+    import h5py
+    where = str(p)
+    reader = _H5Reader(p)
+    config = _json_attr(h5, "model_config", where)
+    metadata: dict[str, Any] = {
+        "keras_version": _text(h5.attrs.get("keras_version", "")) or None,
+        "backend": _text(h5.attrs.get("backend", "")) or None,
+    }
+    training = _json_attr(h5, "training_config", where)
+    metadata["training_config"] = training
+    metadata["optimizer_weights"] = _optimizer_weights(h5)
+    weights_group = h5.get("model_weights") if config is not None else h5
+    if config is None and "layer_names" not in h5.attrs:
+        if isinstance(h5.get("layers"), h5py.Group) or isinstance(h5.get("vars"), h5py.Group):
+            return _weights_only_v3(h5, p, metadata, reader)
+        raise ModelReadError("HDF5 file is not a Keras model: no 'model_config' and no "
+                             "'layer_names' attribute at the root", where)
+    if not isinstance(weights_group, h5py.Group):
+        weights_group = None
+    if config is None:
+        metadata["weights_only"] = True
+        return _weights_only(h5, p, metadata, reader)
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ModelReadError("'model_config' is not a Keras model config", where)
+    metadata["weights_only"] = False
+    if weights_group is not None:
+        metadata.setdefault("keras_version",
+                            _text(weights_group.attrs.get("keras_version", "")) or None)
+    graph = _build_graph(config, weights_group, reader, where)
+    metadata["model_class"] = config.get("class_name")
+    return Model("keras_h5", where, [graph], metadata=metadata)
+
+
+def _weights_only(h5, p: Path, metadata: dict, reader: _H5Reader) -> Model:
+    import h5py
+    graph = Graph(p.stem, meta={"keras_kind": "weights"})
+    for layer in _names_attr(h5, "layer_names"):
+        group = h5.get(layer)
+        if isinstance(group, h5py.Group):
+            for v in _weights(group, reader, layer, True):
+                v.is_variable = True
+                graph.values.append(v)
+    return Model("keras_h5", str(p), [graph], metadata=metadata)
+
+
+def _weights_only_v3(h5, p: Path, metadata: dict, reader: _H5Reader) -> Model:
+    """A Keras 3 `.weights.h5` file: every dataset is a variable named by its path."""
+    import h5py
+    metadata["weights_only"] = True
+    graph = Graph(p.stem, meta={"keras_kind": "weights"})
+    found: list = []
+    h5.visititems(lambda n, o: found.append(o) if isinstance(o, h5py.Dataset) else None)
+    for ds in found:
+        data = reader.lazy(ds)
+        graph.values.append(Value(ds.name.lstrip("/"), data.dtype, data.shape, data=data,
+                                  is_variable=True, meta={"h5_path": ds.name}))
+    return Model("keras_h5", str(p), [graph], metadata=metadata)
+
+
+def _layer_refs(refs: Any) -> list[tuple[str, int, int]]:
+    """`input_layers`/`output_layers`: a list of [layer, node, tensor], or one such
+    triple (Keras 3 writes a single input or output flat)."""
+    if not isinstance(refs, list):
+        return []
+    if len(refs) == 3 and isinstance(refs[0], str):
+        refs = [refs]
+    return [(str(r[0]), int(r[1]), int(r[2])) for r in refs
+            if isinstance(r, list) and len(r) == 3 and isinstance(r[0], str)]
+
+
+def _build_graph(config: dict, weights_group, reader: _H5Reader, where: str) -> Graph:
+    """One node per layer; Values per referenced layer output; weights as const inputs."""
+    import h5py
+    cfg = config.get("config") or {}
+    model_class = config.get("class_name")
+    layers = cfg.get("layers") if isinstance(cfg, dict) else None
+    if not isinstance(layers, list):
+        raise ModelReadError("'model_config' has no layer list", where)
+    graph = Graph(str(cfg.get("name", "")), meta={"keras_kind": model_class})
+    sequential = model_class == "Sequential"
+    stated: dict[tuple[str, int, int], tuple] = {}
+    calls: dict[str, list] = {}
+    layer_cfgs: list[tuple[str, str, dict, dict]] = []
+    for i, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            raise ModelReadError(f"layer #{i} of 'model_config' is not an object", where)
+        lcfg = layer.get("config") if isinstance(layer.get("config"), dict) else {}
+        name = str(layer.get("name") or lcfg.get("name") or f"layer_{i}")
+        layer_cfgs.append((name, str(layer.get("class_name", "?")), lcfg, layer))
+        calls[name] = [] if sequential else _inbound(layer, stated)
+
+    if sequential:
+        prev = None
+        first_shape = None
+        for name, op, lcfg, _ in layer_cfgs:
+            if prev is not None:
+                calls[name] = [[(prev, 0, 0)]]
+            elif op != "InputLayer" and _input_shape(lcfg) is not None:
+                first_shape = _input_shape(lcfg)
+            prev = name
+        if first_shape is not None:
+            inp = Value("input", _to_dtype(_dtype_name(layer_cfgs[0][2].get("dtype"))),
+                        first_shape)
+            graph.values.append(inp)
+            graph.inputs.append(inp)
+            calls[layer_cfgs[0][0]] = [[("input", -1, 0)]]
+
+    # Which outputs each layer has: every referenced (node_index, tensor_index), at least one.
+    referenced: dict[str, set[tuple[int, int]]] = {n: set() for n, *_ in layer_cfgs}
+    for refs_per_call in calls.values():
+        for refs in refs_per_call:
+            for layer, ni, ti in refs:
+                if layer in referenced:
+                    referenced[layer].add((ni, ti))
+    out_refs = _layer_refs(cfg.get("output_layers"))
+    for layer, ni, ti in out_refs:
+        if layer in referenced:
+            referenced[layer].add((ni, ti))
+
+    values: dict[tuple[str, int, int], Value] = {}
+    if graph.inputs:
+        values[("input", -1, 0)] = graph.inputs[0]
+    nodes: dict[str, Node] = {}
+    for index, (name, op, lcfg, layer) in enumerate(layer_cfgs):
+        node = Node(name, op, "keras", attrs=flatten_config(lcfg), index=index,
+                    meta={"keras_config": lcfg})
+        if op in ("Functional", "Sequential", "Model"):
+            node.meta["nested_model"] = True
+        if isinstance(layer.get("module"), str):
+            node.meta["module"] = layer["module"]
+        trainable = bool(lcfg.get("trainable", True))
+        for refs in calls[name]:
+            for ref in refs:
+                v = values.get(ref)
+                if v is None:
+                    v = Value(_value_name(*ref) if ref[1] >= 0 else ref[0], None, None)
+                    values[ref] = v
+                    graph.values.append(v)
+                node.append_input(v)
+        in_shapes = [v.shape for v in node.inputs if v is not None]
+        outs = sorted(referenced[name]) or [(0, 0)]
+        dtype = _to_dtype(_dtype_name(lcfg.get("dtype")))
+        for ni, ti in outs:
+            key = (name, ni, ti)
+            v = values.get(key)
+            if v is None:
+                v = Value(_value_name(*key), None, None)
+                values[key] = v
+                graph.values.append(v)
+            if v.shape is None and key in stated:
+                v.shape = tuple(stated[key][0])
+                v.dtype = _to_dtype(stated[key][1]) or v.dtype
+            if v.shape is None and ni == 0 and ti == 0:
+                v.shape = _infer_shape(op, lcfg, in_shapes)
+            if v.dtype is None:
+                v.dtype = dtype
+            node.add_output(v)
+        if weights_group is not None and isinstance(weights_group.get(name), h5py.Group):
+            for w in _weights(weights_group[name], reader, name, trainable):
+                graph.values.append(w)
+                node.append_input(w)
+        nodes[name] = node
+        graph.nodes.append(node)
+        if op == "InputLayer":
+            graph.inputs.extend(node.outputs[:1])
+
+    if out_refs:
+        graph.outputs = [values[ref] for ref in out_refs if ref in values]
+    elif graph.nodes:
+        graph.outputs = [v for v in graph.nodes[-1].outputs]
+    in_refs = _layer_refs(cfg.get("input_layers"))
+    if in_refs:
+        found = [values.get(ref) for ref in in_refs]
+        if all(v is not None for v in found):
+            graph.inputs = [v for v in found if v is not None]
+    return graph
