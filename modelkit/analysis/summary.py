@@ -53,9 +53,8 @@ def quant_facts(q: QuantParams | None, dtype) -> dict | None:
         if str(dtype) == "int8":
             mean_u8, _ = q.mean_std_uint8()
             out["uint8_mean"] = float(mean_u8[0])
-        s, z = float(q.scale[0]), int(q.zero_point[0])
-        out["feed"] = f"q = round(x / {s:.6g}) {'+' if z >= 0 else '-'} {abs(z)}"
-        out["read"] = f"x = {s:.6g} * (q {'-' if z >= 0 else '+'} {abs(z)})"
+        out["feed"] = q.feed_formula()
+        out["read"] = q.read_formula()
     return out
 
 

@@ -82,7 +82,8 @@ class QuantParams:
         scale = self._broadcast(x.ndim, self.scale)
         zp = self._broadcast(x.ndim, self.zero_point)
         lo, hi = dtype.integer_range()
-        q = np.round(x / scale) + zp
+        r = x / scale
+        q = np.sign(r) * np.floor(np.abs(r) + 0.5) + zp  # std::round, as TFLite kernels do
         return np.clip(q, lo, hi).astype(dtype.numpy)
 
     def representable_range(self) -> tuple[np.ndarray, np.ndarray]:
@@ -105,6 +106,23 @@ class QuantParams:
             mean = mean + 128
         return mean, std
 
+    def formula(self, channel: int = 0) -> str:
+        """`0.00745 * (q + 128)`: the real value of a stored q, for one channel."""
+        scale, zp = _fmt(float(self.scale[channel])), int(self.zero_point[channel])
+        if zp == 0:
+            return f"{scale} * q"
+        return f"{scale} * (q {'-' if zp > 0 else '+'} {abs(zp)})"
+
+    def feed_formula(self) -> str:
+        """`q = round(x / 0.00392157) - 128`: what to store for a real x (per tensor)."""
+        zp = int(self.zero_point[0])
+        offset = f" {'+' if zp >= 0 else '-'} {abs(zp)}" if zp else ""
+        return f"q = round(x / {_fmt(float(self.scale[0]))}){offset}"
+
+    def read_formula(self) -> str:
+        """`x = 0.00390625 * (q + 128)`: the real value of a stored q (per tensor)."""
+        return f"x = {self.formula(0)}"
+
     def describe(self) -> str:
         """One line per channel: `0 <= 0.00745 * (q + 128) <= 1.8995`."""
         lows, highs = self.representable_range()
@@ -112,13 +130,7 @@ class QuantParams:
             lows, highs = self.min, self.max
         lines = []
         for i in range(self.scale.size):
-            zp = int(self.zero_point[i])
-            if zp == 0:
-                term = f"{_fmt(float(self.scale[i]))} * q"
-            else:
-                sign = "-" if zp > 0 else "+"
-                term = f"{_fmt(float(self.scale[i]))} * (q {sign} {abs(zp)})"
-            line = f"{_fmt(float(lows[i]))} <= {term} <= {_fmt(float(highs[i]))}"
+            line = f"{_fmt(float(lows[i]))} <= {self.formula(i)} <= {_fmt(float(highs[i]))}"
             if self.per_channel:
                 line = f"[{i}] {line}"
             lines.append(line)

@@ -20,8 +20,10 @@ def test_per_tensor_int8_describe_and_views():
 def test_quantize_dequantize_by_hand():
     q = QuantParams(scale=[0.5], zero_point=[10], storage=DType.UINT8)
     x = np.array([0.0, 1.0, 1.25, -10.0, 1000.0])
-    # round(x / 0.5) + 10, clamped to 0..255; 1.25/0.5 = 2.5 rounds to even (2).
-    np.testing.assert_array_equal(q.quantize(x), np.array([10, 12, 12, 0, 255], np.uint8))
+    # round(x / 0.5) + 10, clamped to 0..255; 1.25/0.5 = 2.5 rounds away from zero (3),
+    # as std::round in TFLite's kernels.
+    np.testing.assert_array_equal(q.quantize(x), np.array([10, 12, 13, 0, 255], np.uint8))
+    np.testing.assert_array_equal(q.quantize(np.array([-1.25])), np.array([7], np.uint8))
     np.testing.assert_allclose(q.dequantize(np.array([10, 12, 0], np.uint8)), [0.0, 1.0, -5.0])
 
 

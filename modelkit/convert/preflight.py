@@ -1,0 +1,365 @@
+"""Checks on the IR before the TFLite converter runs; needs no TensorFlow.
+
+The preflight names, in one report, what would make the converter fail or
+produce something the user did not want:
+
+- TF1 legacy quantized ops (graph_transforms quantize_nodes/quantize_weights);
+- ops that are neither TFLite builtins nor (with --allow-select-tf-ops) Select TF ops;
+- placeholders with unknown dims other than the batch dim when no --input-shapes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from modelkit.convert.op_tables import (LEGACY_QUANTIZED_DTYPES, LEGACY_QUANTIZED_TF_OPS,
+                                        SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS)
+from modelkit.errors import UnsupportedError, UsageError
+from modelkit.ir import Graph, Model, Node, Value
+
+# Ops that only feed training, saving or summaries; they are cut away with the
+# subgraph the outputs need, so they never reach the converter.
+_PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
+
+
+@dataclass
+class Finding:
+    """One preflight result: a kind, the op type, and the nodes with it."""
+
+    kind: str  # "legacy_quantized", "select_tf_op", "unsupported_op", "unknown_shape"
+    op: str
+    nodes: list[str]
+    severity: str  # "error" or "warning"
+    hint: str
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "op": self.op, "nodes": self.nodes,
+                "severity": self.severity, "hint": self.hint}
+
+
+@dataclass
+class PreflightReport:
+    """Every finding of a preflight run."""
+
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == "warning"]
+
+    def lines(self) -> list[str]:
+        """Human lines, errors first."""
+        out = []
+        for f in self.errors + self.warnings:
+            shown = ", ".join(f.nodes[:5]) + (f" and {len(f.nodes) - 5} more"
+                                             if len(f.nodes) > 5 else "")
+            out.append(f"{f.severity}: {f.op} ({shown}): {f.hint}")
+        return out
+
+    def to_dict(self) -> dict:
+        return {"errors": [f.to_dict() for f in self.errors],
+                "warnings": [f.to_dict() for f in self.warnings]}
+
+
+def tensor_name(name: str) -> str:
+    """`input` -> `input:0`; `x:1` stays."""
+    return name if ":" in name else f"{name}:0"
+
+
+def node_name(name: str) -> str:
+    """`input:0` -> `input`; `^dep` -> `dep`."""
+    name = name.lstrip("^")
+    base, _, port = name.rpartition(":")
+    return base if base and port.isdigit() else name
+
+
+def _graph_tensor_names(graph: Graph) -> list[str]:
+    names = [v.name for n in graph.nodes for v in n.outputs]
+    return names or [v.name for v in graph.values]
+
+
+def _suggest(name: str, candidates: Iterable[str]) -> str:
+    cands = sorted(set(candidates))
+    match = difflib.get_close_matches(name, cands, n=1, cutoff=0.5)
+    if not match:
+        match = difflib.get_close_matches(node_name(name), [node_name(c) for c in cands],
+                                          n=1, cutoff=0.5)
+    return match[0] if match else ""
+
+
+def resolve_names(graph: Graph, names: list[str], role: str) -> list[str]:
+    """Check user-given tensor names against the graph; return node names (no `:0`).
+
+    Raises:
+        UsageError: a name is not in the graph; the message lists what is and the
+            closest match.
+    """
+    nodes = {n.name for n in graph.nodes}
+    out = []
+    for raw in names:
+        base = node_name(raw)
+        if base in nodes:
+            out.append(base if raw.endswith(":0") or ":" not in raw else raw)
+            continue
+        suggestion = _suggest(base, nodes)
+        if role == "Input":
+            pool = sorted(n.name for n in graph.nodes if n.op in _PLACEHOLDER_OPS)
+        else:
+            pool = sorted(n.name for n in graph.nodes
+                          if not any(v.consumers for v in n.outputs) and n.op != "Const")
+        hint = f" Did you mean '{suggestion}'?" if suggestion else ""
+        listed = ", ".join(pool[:20]) + (" ..." if len(pool) > 20 else "")
+        raise UsageError(f"{role} array not found: {raw}.{hint} "
+                         f"(candidate {role.lower()}s: {listed or 'none'})")
+    return out
+
+
+def possible_inputs(graph: Graph) -> list[Value]:
+    """The graph's likely inputs (the analysis module's answer when it is there)."""
+    try:
+        from modelkit.analysis.tf_summary import possible_inputs as found
+    except ImportError:
+        return [v for n in graph.nodes if n.op in _PLACEHOLDER_OPS for v in n.outputs[:1]]
+    return found(graph)
+
+
+_NOT_OUTPUTS = frozenset({"Const", "NoOp", "Assert", "SaveV2", "RestoreV2", "Save", "Restore",
+                          "MergeV2Checkpoints", "VariableV2", "VarHandleOp", "Assign",
+                          "AssignVariableOp", "Placeholder", "PlaceholderWithDefault"})
+
+
+def possible_outputs(graph: Graph) -> list[Node]:
+    """The graph's likely outputs (the analysis module's answer when it is there)."""
+    try:
+        from modelkit.analysis.tf_summary import possible_outputs as found
+    except ImportError:
+        return [n for n in graph.nodes
+                if n.op not in _NOT_OUTPUTS and n.outputs
+                and not any(v.consumers for v in n.outputs)]
+    return found(graph)
+
+
+_TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam", "global_step")
+
+
+def _is_training_op(node: Node) -> bool:
+    op = node.op
+    return (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply",
+                           "Assign", "Save", "Restore", "MergeV2Checkpoints"))
+            or op in ("VarIsInitializedOp", "IsVariableInitialized", "ScalarSummary",
+                      "HistogramSummary", "MergeSummary"))
+
+
+def inference_io(graph: Graph) -> tuple[list[str], list[str]]:
+    """Inference inputs and outputs of a TF graph, as tensor names.
+
+    Outputs are the graph's sinks (`possible_outputs`) minus training and saving
+    code (optimizer updates, gradients, savers), minus values that need no
+    input (variables' reads, shapes); of what is left, those whose inputs are not
+    a strict superset of another output's inputs (a `loss` that also needs
+    `labels` loses to `probs`). Inputs are the placeholders those outputs need.
+    """
+    placeholders = {v.producer.name if v.producer else node_name(v.name)
+                    for v in possible_inputs(graph)}
+    placeholders |= {n.name for n in graph.nodes if n.op in _PLACEHOLDER_OPS}
+    candidates = []
+    for node in possible_outputs(graph):
+        if node.name.startswith(_TRAINING_SCOPES) or _is_training_op(node) \
+                or node.op in ("Shape", "Size", "Rank", "Identity") and \
+                node.inputs and node.inputs[0] is not None and node.inputs[0].is_variable:
+            continue
+        needed = needed_nodes(graph, [node.name], sorted(placeholders))
+        if any(_is_training_op(n) or n.name.startswith(_TRAINING_SCOPES) for n in needed):
+            continue
+        feeds = frozenset(n.name for n in needed if n.name in placeholders)
+        if not feeds:
+            continue
+        candidates.append((node, feeds))
+    chosen = [(n, f) for n, f in candidates if not any(g < f for _, g in candidates)]
+    outputs = [tensor_name(n.outputs[0].name if n.outputs else n.name) for n, _ in chosen]
+    used = set().union(*[f for _, f in chosen]) if chosen else set()
+    ordered = [n.name for n in graph.nodes if n.name in used]
+    return [tensor_name(name) for name in ordered], outputs
+
+
+def needed_nodes(graph: Graph, outputs: list[str], inputs: list[str]) -> list[Node]:
+    """Nodes the outputs depend on, stopping at the inputs, in graph order."""
+    by_name = {n.name: n for n in graph.nodes}
+    stop = {node_name(i) for i in inputs}
+    seen: set[str] = set()
+    todo = [node_name(o) for o in outputs]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        if name in stop:
+            continue
+        node = by_name[name]
+        todo.extend(v.producer.name for v in node.inputs if v is not None and v.producer)
+        todo.extend(node_name(c) for c in node.control_inputs)
+    return [n for n in graph.nodes if n.name in seen]
+
+
+def _dtype_name(value) -> str:
+    return str(value) if value is not None else ""
+
+
+def _is_legacy(node: Node) -> bool:
+    if node.op in LEGACY_QUANTIZED_TF_OPS:
+        return True
+    if node.op == "Dequantize":
+        t = node.attrs.get("T")
+        src = node.inputs[0] if node.inputs else None
+        names = {_dtype_name(t), _dtype_name(src.dtype if src is not None else None)}
+        return bool(names & LEGACY_QUANTIZED_DTYPES)
+    return False
+
+
+def _placeholder_shape(node: Node) -> tuple | None:
+    """The declared shape of a placeholder, None when the rank is unknown."""
+    if node.outputs and node.outputs[0].shape is not None:
+        return node.outputs[0].shape
+    shape = node.attrs.get("shape")
+    if shape is None:
+        return None
+    dims = getattr(shape, "dims", shape)
+    if dims is None:
+        return None
+    return tuple(None if d is None or (isinstance(d, int) and d < 0) else d for d in dims)
+
+
+# Variables of a checkpoint graph become constants when it is frozen.
+_FROZEN_AWAY = frozenset({"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp"})
+
+
+def check_ops(nodes: Iterable[Node], *, allow_select_tf_ops: bool,
+              allow_custom_ops: bool, freezing: bool = False) -> list[Finding]:
+    """Findings for legacy quantized ops and ops TFLite cannot take.
+
+    Args:
+        freezing: the graph is frozen before conversion (a checkpoint), so its
+            variable ops become constants.
+    """
+    legacy: dict[str, list[str]] = {}
+    flex: dict[str, list[str]] = {}
+    unknown: dict[str, list[str]] = {}
+    for n in nodes:
+        if n.domain not in ("tf", ""):
+            continue
+        if _is_legacy(n):
+            legacy.setdefault(n.op, []).append(n.name)
+        elif n.op in TFLITE_BUILTIN_TF_OPS or (freezing and n.op in _FROZEN_AWAY):
+            continue
+        elif n.op in SELECT_TF_OPS:
+            flex.setdefault(n.op, []).append(n.name)
+        else:
+            unknown.setdefault(n.op, []).append(n.name)
+    findings = []
+    for op, names in legacy.items():
+        findings.append(Finding(
+            "legacy_quantized", op, names, "error",
+            "TF1 legacy quantization (graph_transforms quantize_nodes/quantize_weights); "
+            "TFLite cannot take it: convert the float graph with "
+            "`--quantize int8 --data calib.npy` instead"))
+    for op, names in flex.items():
+        if allow_select_tf_ops:
+            findings.append(Finding("select_tf_op", op, names, "warning",
+                                    "runs as a Select TF op: the app must link the Flex delegate"))
+        else:
+            findings.append(Finding("select_tf_op", op, names, "error",
+                                    "not a TFLite builtin; `--allow-select-tf-ops` keeps it "
+                                    "as a Select TF op (the app must link the Flex delegate)"))
+    for op, names in unknown.items():
+        if allow_custom_ops:
+            findings.append(Finding("unsupported_op", op, names, "warning",
+                                    "kept as a custom op: the app must register a kernel"))
+        else:
+            findings.append(Finding("unsupported_op", op, names, "error",
+                                    "neither a TFLite builtin nor a Select TF op; "
+                                    "`--allow-custom-ops` keeps it as a custom op you must "
+                                    "implement"))
+    return findings
+
+
+def check_shapes(graph: Graph, inputs: list[str], given: bool) -> list[Finding]:
+    """Findings for inputs whose shape is unknown beyond the batch dim."""
+    if given:
+        return []
+    findings = []
+    for name in inputs:
+        node = graph.node(node_name(name))
+        if node is None or node.op not in _PLACEHOLDER_OPS:
+            continue
+        shape = _placeholder_shape(node)
+        if shape is None:
+            findings.append(Finding("unknown_shape", node.op, [node.name], "error",
+                                    "the input has no known rank; give --input-shapes, "
+                                    "e.g. --input-shapes 1,224,224,3"))
+        elif any(d is None for d in shape[1:]):
+            dims = ",".join("?" if d is None else str(d) for d in shape)
+            findings.append(Finding("unknown_shape", node.op, [node.name], "error",
+                                    f"the input shape [{dims}] has unknown dims past the "
+                                    "batch dim; give --input-shapes with every dim"))
+    return findings
+
+
+def preflight_graph(graph: Graph, inputs: list[str], outputs: list[str], *,
+                    shapes_given: bool, allow_select_tf_ops: bool,
+                    allow_custom_ops: bool, freezing: bool = False) -> PreflightReport:
+    """Preflight of a TF graph (GraphDef, checkpoint meta graph) between inputs and outputs."""
+    nodes = needed_nodes(graph, outputs, inputs) if outputs else graph.nodes
+    report = PreflightReport()
+    report.findings += check_ops(nodes, allow_select_tf_ops=allow_select_tf_ops,
+                                 allow_custom_ops=allow_custom_ops, freezing=freezing)
+    report.findings += check_shapes(graph, inputs, shapes_given)
+    return report
+
+
+def preflight_model(model: Model) -> PreflightReport:
+    """Preflight of a SavedModel or other model whose graphs are functions.
+
+    Only the legacy quantized family is an error here; function libraries also
+    hold saving and restoring code the converter never sees.
+    """
+    report = PreflightReport()
+    legacy: dict[str, list[str]] = {}
+    for graph in model.graphs:
+        for n in graph.nodes:
+            if n.domain in ("tf", "") and _is_legacy(n):
+                legacy.setdefault(n.op, []).append(n.name)
+    for op, names in legacy.items():
+        report.findings.append(Finding(
+            "legacy_quantized", op, names, "error",
+            "TF1 legacy quantization; TFLite cannot take it: convert the float model with "
+            "`--quantize int8 --data calib.npy` instead"))
+    return report
+
+
+def raise_if_errors(report: PreflightReport, path: str) -> None:
+    """Stop with exit 4 when the report holds errors.
+
+    Raises:
+        UnsupportedError: one line summary; the details are in `report.lines()`.
+    """
+    errors = report.errors
+    if not errors:
+        return
+    if any(f.kind == "legacy_quantized" for f in errors):
+        ops = sorted({f.op for f in errors if f.kind == "legacy_quantized"})
+        msg = (f"the graph holds TF1 legacy quantized ops ({', '.join(ops)}) from "
+               "graph_transforms quantize_nodes/quantize_weights, which TFLite cannot take; "
+               "convert the float graph with `--quantize int8 --data calib.npy` instead")
+    else:
+        parts = []
+        for f in errors:
+            parts.append(f"{f.op} ({f.nodes[0]}{', ...' if len(f.nodes) > 1 else ''})")
+        msg = "preflight failed: " + "; ".join(
+            f"{p}: {f.hint}" for p, f in zip(parts, errors))
+    raise UnsupportedError(msg, path)

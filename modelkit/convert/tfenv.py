@@ -1,0 +1,75 @@
+"""Importing TensorFlow quietly: its C++ and Python logs stay off stderr unless --debug."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import sys
+import tempfile
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import ModuleType
+
+
+def import_tf(debug: bool = False) -> ModuleType:
+    """Import TensorFlow with its logging turned down (unless `debug`)."""
+    if not debug:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    with quiet_native_stderr(debug):
+        import tensorflow as tf
+    if not debug:
+        tf.get_logger().setLevel(logging.ERROR)
+        try:
+            from absl import logging as absl_logging
+        except ImportError:
+            pass
+        else:
+            absl_logging.set_verbosity(absl_logging.ERROR)
+    return tf
+
+
+@contextmanager
+def quiet_native_stderr(debug: bool = False) -> Iterator[io.StringIO]:
+    """Send what native code writes to file descriptor 2 into a buffer.
+
+    Python-level writes to sys.stderr (progress, warnings we print) still reach
+    the terminal: sys.stderr is pointed at a copy of the original descriptor.
+    Yields a StringIO that holds the captured native text after the block.
+    """
+    captured = io.StringIO()
+    if debug:
+        # NOTE: Keras prints export summaries on stdout, which carries data only.
+        with contextlib.redirect_stdout(sys.stderr):
+            yield captured
+        return
+    try:
+        sys.stderr.flush()
+        stderr_fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        stderr_fd = None
+    saved = os.dup(2)
+    python_stderr = sys.stderr
+    replacement = None
+    with tempfile.TemporaryFile(mode="w+b") as sink, warnings.catch_warnings(), \
+            contextlib.redirect_stdout(captured):
+        warnings.simplefilter("ignore")
+        if stderr_fd == 2:
+            # NOTE: the replacement writes to a duplicate of the real stderr, so
+            # our own progress lines are not swallowed with the C++ logs.
+            replacement = os.fdopen(os.dup(saved), "w", buffering=1)
+            sys.stderr = replacement
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield captured
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            if replacement is not None:
+                sys.stderr = python_stderr
+                replacement.close()
+            sink.seek(0)
+            captured.write(sink.read().decode("utf-8", "replace"))
