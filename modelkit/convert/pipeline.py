@@ -601,12 +601,10 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
     elif model is not None and opts.preflight:
         progress.stage("preflight")
         result.preflight = preflight_model(model)
-    for line in result.preflight.lines():
-        if line.startswith("warning"):
-            progress.warn(line.split(": ", 1)[1])
-    if result.preflight.errors:
-        for line in result.preflight.lines():
-            progress.note(f"preflight: {line}")
+    for line in result.preflight.lines("warning"):
+        progress.warn(line)
+    for line in result.preflight.lines("error"):
+        progress.detail(line)
     raise_if_errors(result.preflight, str(opts.src))
 
     with tempfile.TemporaryDirectory(prefix="modelkit-convert-") as work:

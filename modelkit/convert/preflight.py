@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from modelkit.convert.op_tables import (LEGACY_QUANTIZED_DTYPES, LEGACY_QUANTIZED_TF_OPS,
                                         SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS)
 from modelkit.errors import UnsupportedError, UsageError
+from modelkit.analysis.tf_summary import possible_inputs, possible_outputs
 from modelkit.ir import Graph, Model, Node, Value
 
 # Ops that only feed training, saving or summaries; they are cut away with the
@@ -53,13 +54,19 @@ class PreflightReport:
     def warnings(self) -> list[Finding]:
         return [f for f in self.findings if f.severity == "warning"]
 
-    def lines(self) -> list[str]:
-        """Human lines, errors first."""
-        out = []
-        for f in self.errors + self.warnings:
-            shown = ", ".join(f.nodes[:5]) + (f" and {len(f.nodes) - 5} more"
-                                             if len(f.nodes) > 5 else "")
-            out.append(f"{f.severity}: {f.op} ({shown}): {f.hint}")
+    def lines(self, severity: str) -> list[str]:
+        """Human lines for the findings of one severity: each hint once, then its ops."""
+        out: list[str] = []
+        groups: dict[str, list[Finding]] = {}
+        for f in self.findings:
+            if f.severity == severity:
+                groups.setdefault(f.hint, []).append(f)
+        for hint, group in groups.items():
+            out.append(hint)
+            for f in group:
+                shown = ", ".join(f.nodes[:5]) + (f" and {len(f.nodes) - 5} more"
+                                                 if len(f.nodes) > 5 else "")
+                out.append(f"  {f.op} ({len(f.nodes)}): {shown}")
         return out
 
     def to_dict(self) -> dict:
@@ -118,31 +125,6 @@ def resolve_names(graph: Graph, names: list[str], role: str) -> list[str]:
         raise UsageError(f"{role} array not found: {raw}.{hint} "
                          f"(candidate {role.lower()}s: {listed or 'none'})")
     return out
-
-
-def possible_inputs(graph: Graph) -> list[Value]:
-    """The graph's likely inputs (the analysis module's answer when it is there)."""
-    try:
-        from modelkit.analysis.tf_summary import possible_inputs as found
-    except ImportError:
-        return [v for n in graph.nodes if n.op in _PLACEHOLDER_OPS for v in n.outputs[:1]]
-    return found(graph)
-
-
-_NOT_OUTPUTS = frozenset({"Const", "NoOp", "Assert", "SaveV2", "RestoreV2", "Save", "Restore",
-                          "MergeV2Checkpoints", "VariableV2", "VarHandleOp", "Assign",
-                          "AssignVariableOp", "Placeholder", "PlaceholderWithDefault"})
-
-
-def possible_outputs(graph: Graph) -> list[Node]:
-    """The graph's likely outputs (the analysis module's answer when it is there)."""
-    try:
-        from modelkit.analysis.tf_summary import possible_outputs as found
-    except ImportError:
-        return [n for n in graph.nodes
-                if n.op not in _NOT_OUTPUTS and n.outputs
-                and not any(v.consumers for v in n.outputs)]
-    return found(graph)
 
 
 _TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam", "global_step")

@@ -31,6 +31,10 @@ class Progress:
         """A note the user should read (not an error)."""
         print(f"modelkit: note: {text}", file=sys.stderr, flush=True)
 
+    def detail(self, text: str) -> None:
+        """A line of a report that explains the error that follows."""
+        print(f"modelkit: {text}", file=sys.stderr, flush=True)
+
     def warn(self, text: str) -> None:
         """A warning the user should read."""
         print(f"modelkit: warning: {text}", file=sys.stderr, flush=True)
