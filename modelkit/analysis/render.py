@@ -29,7 +29,7 @@ def _type(dtype: str | None, shape: list | None) -> str:
     return f"{dtype or '?'}[{dims}]"
 
 
-def _io_lines(ios: list[dict]) -> list[str]:
+def _io_lines(ios: list[dict], role: str) -> list[str]:
     lines = []
     rows = []
     for io in ios:
@@ -44,7 +44,10 @@ def _io_lines(ios: list[dict]) -> list[str]:
             extra = f"mean {q['mean']:g}, std {q['std']:.6g}"
             if "uint8_mean" in q:
                 extra += f" (as uint8: mean {q['uint8_mean']:g})"
-            lines.append(f"      feed float x as {q['feed']}; read back {q['read']}")
+            if role == "input":
+                lines.append(f"      feed float x as {q['feed']}")
+            else:
+                lines.append(f"      read as {q['read']}")
             lines.append(f"      legacy form real = (q - mean) / std: {extra}")
     return lines
 
@@ -81,10 +84,10 @@ def render_summary(facts: dict) -> str:
         lines.append(f"{title}: nodes {g['nodes']}, tensors {g['tensors']}")
         if g["inputs"]:
             lines.append(" Inputs")
-            lines += _io_lines(g["inputs"])
+            lines += _io_lines(g["inputs"], "input")
         if g["outputs"]:
             lines.append(" Outputs")
-            lines += _io_lines(g["outputs"])
+            lines += _io_lines(g["outputs"], "output")
     if facts["signatures"]:
         lines.append("")
         lines.append("Signatures")
