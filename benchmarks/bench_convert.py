@@ -10,17 +10,17 @@ Usage: python benchmarks/bench_convert.py [--runs 5]
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
+import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, os.path.dirname(__file__))
+
+from common import MODELKIT, PYTHON, ROOT, measure, row  # noqa: E402
+
 SAMPLE = ROOT / "samples" / "digits_frozen.pb"
 CALIB = ROOT / "samples" / "digits_calib.npy"
-MODELKIT = str(Path(sys.executable).with_name("modelkit"))
 
 BARE = """
 import os, sys
@@ -40,37 +40,27 @@ open(sys.argv[2], "wb").write(c.convert())
 """
 
 
-def timed(cmd: list[str]) -> float:
-    """Wall time of one process; fails loudly if it fails."""
-    start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
-    return time.perf_counter() - start
-
-
-def median_time(cmd: list[str], runs: int) -> float:
-    timed(cmd)  # warm the page cache
-    return statistics.median(timed(cmd) for _ in range(runs))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    print("| model | mode | bare TFLiteConverter (s) | modelkit convert --no-verify (s) "
-          "| overhead |")
-    print("|---|---|---|---|---|")
+    print("### convert --no-verify vs a bare TFLiteConverter script\n")
+    print(row(["model", "mode", "bare TFLiteConverter", "modelkit convert --no-verify",
+               "overhead"]))
+    print(row(["---"] * 5))
     with tempfile.TemporaryDirectory() as tmp:
         for mode in ("none", "int8"):
             out = str(Path(tmp) / f"{mode}.tflite")
-            bare = [sys.executable, "-c", BARE, str(SAMPLE), out, mode, str(CALIB)]
+            bare = [PYTHON, "-c", BARE, str(SAMPLE), out, mode, str(CALIB)]
             ours = [MODELKIT, "convert", str(SAMPLE), out, "--no-verify", "--force",
                     "--quantize", mode]
             if mode == "int8":
                 ours += ["--data", str(CALIB)]
-            t_bare = median_time(bare, args.runs)
-            t_ours = median_time(ours, args.runs)
-            print(f"| {SAMPLE.name} | {mode} | {t_bare:.2f} | {t_ours:.2f} | "
-                  f"{100 * (t_ours / t_bare - 1):+.1f}% |", flush=True)
+            t_bare = measure(bare, args.runs)
+            t_ours = measure(ours, args.runs)
+            print(row([SAMPLE.name, mode, f"{t_bare.wall:.2f} s, {t_bare.rss_mb:.0f} MB",
+                       f"{t_ours.wall:.2f} s, {t_ours.rss_mb:.0f} MB",
+                       f"{100 * (t_ours.wall / t_bare.wall - 1):+.1f}%"]), flush=True)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def make_resnet50(path) -> None:
     path.write_bytes(frozen.graph.as_graph_def().SerializeToString())
 
 
-def main() -> list[str]:
+def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "resnet50_frozen.pb"
     if not path.exists():
@@ -41,10 +41,11 @@ def main() -> list[str]:
     size = path.stat().st_size / 1e6
     ours = measure([MODELKIT, "summarize", "--json", str(path)])
     theirs = measure([PYTHON, "-c", TF_IMPORT, str(path)])
-    return ["### summarize --json vs TensorFlow import_graph_def", "", HEADER,
-            side_by_side(f"ResNet50 frozen GraphDef ({size:.0f} MB)", ours, theirs,
-                         "import_graph_def")]
+    print("### summarize --json vs TensorFlow import_graph_def\n")
+    print(HEADER)
+    print(side_by_side(f"ResNet50 frozen GraphDef ({size:.0f} MB)", ours, theirs,
+                       "import_graph_def"))
 
 
 if __name__ == "__main__":
-    print("\n".join(main()))
+    main()

@@ -58,12 +58,12 @@ def make_1gb(path) -> None:
     path.write_bytes(conv.convert())
 
 
-def main() -> list[str]:
+def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     cases = [("float, 50 MB, hundreds of ops", WORK / "float_50mb.tflite", make_50mb),
              ("float, 1 GB", WORK / "float_1gb.tflite", make_1gb)]
-    lines = ["### summarize --json vs tf.lite.Interpreter(path).get_tensor_details()", "",
-             HEADER]
+    print("### summarize --json vs tf.lite.Interpreter(path).get_tensor_details()\n")
+    print(HEADER)
     for label, path, make in cases:
         if not path.exists():
             print(f"generating {path.name} ...", file=sys.stderr)
@@ -71,10 +71,9 @@ def main() -> list[str]:
         size = path.stat().st_size / 1e6
         ours = measure([MODELKIT, "summarize", "--json", str(path)])
         theirs = measure([PYTHON, "-c", TF_DUMP, str(path)])
-        lines.append(side_by_side(f"{label} ({size:.0f} MB file)", ours, theirs,
-                                  "TF interpreter"))
-    return lines
+        print(side_by_side(f"{label} ({size:.0f} MB file)", ours, theirs, "TF interpreter"),
+              flush=True)
 
 
 if __name__ == "__main__":
-    print("\n".join(main()))
+    main()

@@ -1,32 +1,34 @@
 """`make bench`: every benchmark, side by side with the tool a user would use instead.
 
-Prints markdown tables and writes them to benchmarks/RESULTS.md. Models are
-generated on the fly into benchmarks/_work (never committed).
+Runs each benchmark script as its own process, prints its markdown table and
+writes them all to benchmarks/RESULTS.md. Models are generated on the fly into
+benchmarks/_work (never committed).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+import subprocess
 import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
 BENCHES = ["bench_summarize", "bench_graphdef", "bench_convert", "bench_tui"]
 
 
 def main() -> int:
     only = sys.argv[1:] or BENCHES
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     sections = []
     for name in only:
         print(f"== {name}", file=sys.stderr, flush=True)
-        lines = importlib.import_module(name).main()
-        text = "\n".join(lines)
-        print(text + "\n", flush=True)
-        sections.append(text)
+        res = subprocess.run([sys.executable, str(HERE / f"{name}.py")], env=env,
+                             stdout=subprocess.PIPE, text=True)
+        if res.returncode != 0:
+            print(f"{name} failed with exit code {res.returncode}", file=sys.stderr)
+            return res.returncode
+        print(res.stdout, flush=True)
+        sections.append(res.stdout.strip())
     if not sys.argv[1:]:
         (HERE / "RESULTS.md").write_text("# Benchmark results\n\n" + "\n\n".join(sections) + "\n")
     return 0

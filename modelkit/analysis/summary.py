@@ -12,7 +12,7 @@ from collections import Counter
 from pathlib import Path
 
 from modelkit.analysis.quantization import quantization_kind
-from modelkit.analysis.units import human_bytes, human_count  # noqa: F401 (re-exported)
+from modelkit.analysis.units import human_count
 from modelkit.errors import UsageError
 from modelkit.ir import Graph, Model, QuantParams, Value
 

@@ -1,0 +1,51 @@
+"""Reading what the browser shows, for Pilot tests."""
+
+from __future__ import annotations
+
+from textual.widgets import OptionList, Static
+
+import modelkit
+from tui.app import ModelBrowser
+
+
+def load_browser(path) -> ModelBrowser:
+    """A browser on the model at `path`, with a steady cursor for tests and screenshots."""
+    return ModelBrowser(modelkit.load(path), cursor_blink=False)
+
+
+def plain(content) -> str:
+    """Text of a Content/Text/str."""
+    return getattr(content, "plain", str(content))
+
+
+def static_text(app, selector: str) -> str:
+    return plain(app.screen.query_one(selector, Static).content)
+
+
+def option_texts(app, selector: str) -> list[str]:
+    ol = app.screen.query_one(selector, OptionList)
+    return [plain(ol.get_option_at_index(i).prompt) for i in range(ol.option_count)]
+
+
+def details_title(app) -> str:
+    return static_text(app, "#details-title")
+
+
+def details_facts(app) -> dict[str, str]:
+    """The `label  value` lines of the details pane, as a dict (indented attrs included)."""
+    facts = {}
+    for line in static_text(app, "#details-facts").splitlines():
+        key, _, value = line.strip().partition("  ")
+        facts[key.strip()] = value.strip()
+    return facts
+
+
+def details_links(app) -> list[str]:
+    return option_texts(app, "#details-links")
+
+
+async def settle(pilot) -> None:
+    """Wait for pending messages and workers."""
+    await pilot.pause()
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause()

@@ -1,0 +1,68 @@
+"""SVG snapshots of what a person sees, at 120x36, on the committed int8 sample.
+
+Update with `pytest tests/tui --snapshot-update` after a deliberate change, and look
+at the SVGs before accepting them.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pilot_helpers import load_browser, option_texts, settle
+from textual.widgets import Collapsible, OptionList
+
+SIZE = (120, 36)
+
+
+async def _goto_node(pilot, op_index: int) -> None:
+    ol = pilot.app.screen.query_one("#graph-list", OptionList)
+    rows = option_texts(pilot.app, "#graph-list")
+    ol.highlighted = next(i for i, t in enumerate(rows) if re.match(rf"\s*{op_index}\s{{2}}", t))
+    await settle(pilot)
+
+
+def test_main_screen(snap_compare, sample_path):
+    """The first screen: graph pane with the ops, the first op's details."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(load_browser(sample_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_node_details(snap_compare, sample_path):
+    """A FULLY_CONNECTED node: attributes and its input/output lines, links focused."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await _goto_node(pilot, 7)
+        await pilot.press("enter")
+        await settle(pilot)
+
+    assert snap_compare(load_browser(sample_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_tensor_per_channel(snap_compare, sample_path):
+    """The second conv's weights: per-channel table expanded, values and histogram."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await _goto_node(pilot, 1)
+        await pilot.press("enter", "down", "enter")
+        await settle(pilot)
+        box = pilot.app.screen.query_one("#details-channels").query_one(Collapsible)
+        box.collapsed = False
+        await settle(pilot)
+
+    assert snap_compare(load_browser(sample_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_search_results(snap_compare, sample_path):
+    """Search for `conv`: nodes and tensors listed, the first highlighted."""
+
+    async def run_before(pilot):
+        await settle(pilot)
+        await pilot.press("slash", *"conv")
+        await settle(pilot)
+
+    assert snap_compare(load_browser(sample_path), terminal_size=SIZE, run_before=run_before)

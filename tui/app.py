@@ -1,0 +1,53 @@
+"""`ModelBrowser`: the Textual app behind `modelkit browse`.
+
+The app is given a loaded `Model` and never reads files itself, so it can be
+driven in tests with models built in code.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from textual.app import App
+from textual.binding import Binding
+from textual.screen import Screen
+
+from modelkit.ir import Model
+from tui.model_index import ModelIndex
+
+
+class ModelBrowser(App[None]):
+    """Browse the graphs, nodes, tensors and quantization of a model.
+
+    Args:
+        model: the model to browse.
+        cursor_blink: blink text cursors (tests and screenshots turn it off).
+    """
+
+    CSS_PATH = "app.tcss"
+    TITLE = "modelkit browse"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+    ]
+
+    def __init__(self, model: Model, *, cursor_blink: bool = True) -> None:
+        super().__init__()
+        self.model = model
+        self.cursor_blink = cursor_blink
+        self.index = ModelIndex(model)
+        if model.path:
+            self.sub_title = Path(model.path).name
+
+    def get_default_screen(self) -> Screen:
+        from tui.screens.main import MainScreen
+
+        return MainScreen(self.index)
+
+    def action_help(self) -> None:
+        """Show every key binding."""
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())

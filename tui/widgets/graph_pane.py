@@ -1,0 +1,165 @@
+"""The graph pane: every graph with its entry points and nodes, filtered as you type."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.content import Content
+from textual.message import Message
+from textual.widgets import Input, OptionList
+from textual.widgets.option_list import Option
+
+from tui.model_index import ModelIndex, Row, Target
+
+
+class GraphPane(Vertical):
+    """A filter box over a list of graphs, signature inputs/outputs and nodes in execution order.
+
+    Args:
+        index: the precomputed rows of the model.
+    """
+
+    BINDINGS = [Binding("escape", "leave_filter", "List", show=False)]
+
+    class Highlighted(Message):
+        """The cursor moved onto a row that leads somewhere."""
+
+        def __init__(self, target: Target) -> None:
+            super().__init__()
+            self.target = target
+
+    class Selected(Message):
+        """Enter (or a click) on a row that leads somewhere."""
+
+        def __init__(self, target: Target) -> None:
+            super().__init__()
+            self.target = target
+
+    def __init__(self, index: ModelIndex, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.index = index
+        self._options: list[Option | None] = [None] * len(index.graph_rows)
+        self._shown: list[int] = []
+        self._row_of_target: dict[Target, int] = {}
+        for i, row in enumerate(index.graph_rows):
+            if row.target is not None:
+                self._row_of_target.setdefault(row.target, i)
+        self._header_of: list[int] = []
+        header = 0
+        for i, row in enumerate(index.graph_rows):
+            header = i if row.header else header
+            self._header_of.append(header)
+        self._quiet_target: Target | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Input(placeholder="filter: op, name or index (f)", id="graph-filter")
+        yield OptionList(id="graph-list")
+
+    def on_mount(self) -> None:
+        box = self.query_one("#graph-filter", Input)
+        box.cursor_blink = self.app.cursor_blink
+        # NOTE: a watcher runs in the keystroke's own call, so the typed character and
+        # the filtered list are drawn in the same frame.
+        self.watch(box, "value", self._apply, init=True)
+
+    def _option(self, i: int) -> Option:
+        """The (cached) option of row `i`; its rendering is cached with it."""
+        opt = self._options[i]
+        if opt is None:
+            row: Row = self.index.graph_rows[i]
+            if row.header:
+                prompt = Content.assemble((row.text, "bold $text-accent"))
+            elif row.target is not None and row.target.kind != "node":
+                prompt = Content.assemble((row.text, "$text-secondary"))
+            else:
+                prompt = Content(row.text)
+            opt = self._options[i] = Option(prompt, disabled=False)
+        return opt
+
+    def _apply(self, query: str) -> None:
+        """Show the rows matching `query`, keeping the highlighted row when it still matches."""
+        ol = self.query_one("#graph-list", OptionList)
+        current = self.highlighted_target
+        shown = self.index.graph_filter.filter(query)
+        # NOTE: graph headers stay visible above their matching rows so every match
+        # keeps its context; a header alone (no match in the graph) is dropped.
+        if query.strip():
+            keep: list[int] = []
+            last_header = -1
+            for i in shown:
+                header = self._header_of[i]
+                if header != last_header:
+                    if header != i:
+                        keep.append(header)
+                    last_header = header
+                keep.append(i)
+            shown = keep
+        self._shown = shown
+        ol.set_options([self._option(i) for i in shown])
+        if not shown:
+            return
+        pos = None
+        if current is not None:
+            row = self._row_of_target.get(current)
+            if row is not None:
+                try:
+                    pos = shown.index(row)
+                except ValueError:
+                    pos = None
+        if pos is None:
+            rows = self.index.graph_rows
+            pos = next((p for p, i in enumerate(shown) if rows[i].target is not None
+                        and rows[i].target.kind == "node"), 0)
+        ol.highlighted = pos
+
+    @property
+    def highlighted_target(self) -> Target | None:
+        """The target of the highlighted row, or None."""
+        ol = self.query_one("#graph-list", OptionList)
+        if ol.highlighted is None or ol.highlighted >= len(self._shown):
+            return None
+        return self.index.graph_rows[self._shown[ol.highlighted]].target
+
+    def show_target(self, target: Target) -> None:
+        """Move the highlight to `target` when it is listed, without announcing it."""
+        row = self._row_of_target.get(target)
+        if row is None:
+            return
+        try:
+            pos = self._shown.index(row)
+        except ValueError:
+            return
+        ol = self.query_one("#graph-list", OptionList)
+        if ol.highlighted != pos:
+            self._quiet_target = target
+            ol.highlighted = pos
+
+    @on(Input.Submitted, "#graph-filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.query_one("#graph-list", OptionList).focus()
+
+    def action_leave_filter(self) -> None:
+        """Escape from the filter box to the list."""
+        self.query_one("#graph-list", OptionList).focus()
+
+    def focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one("#graph-filter", Input).focus()
+
+    @on(OptionList.OptionHighlighted, "#graph-list")
+    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        event.stop()
+        target = self.index.graph_rows[self._shown[event.option_index]].target
+        quiet, self._quiet_target = self._quiet_target, None
+        if target is not None and target != quiet:
+            self.post_message(self.Highlighted(target))
+
+    @on(OptionList.OptionSelected, "#graph-list")
+    def _selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        target = self.index.graph_rows[self._shown[event.option_index]].target
+        if target is not None:
+            self.post_message(self.Selected(target))
