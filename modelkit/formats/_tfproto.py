@@ -152,6 +152,38 @@ def _tensor_values(t: TFTensorData) -> np.ndarray:
 
 
 @functools.cache
+def read_file(path) -> bytes:
+    """The bytes of a model file.
+
+    Raises:
+        ModelReadError: unreadable.
+    """
+    from modelkit.errors import ModelReadError
+
+    try:
+        return path.read_bytes()
+    except OSError as e:
+        raise ModelReadError(f"cannot read: {e.strerror}", str(path)) from None
+
+
+def varint(buf, pos: int, end: int) -> tuple[int, int]:
+    """Decode a protobuf varint at `pos` (bytes before `end`); (value, next position).
+
+    Raises:
+        ValueError: truncated, or longer than 64 bits.
+    """
+    result = shift = 0
+    while True:
+        if pos >= end or shift > 63:
+            raise ValueError("truncated or overlong varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
 def pb() -> Any:
     """The tensorboard protobuf modules, imported once (about 20 ms)."""
     from types import SimpleNamespace

@@ -104,10 +104,7 @@ def _read_meta_graph(path: Path):
     from google.protobuf import message as pb_message
 
     from modelkit.formats import _tfproto
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelReadError(f"cannot read: {e.strerror}", str(path)) from None
+    data = _tfproto.read_file(path)
     mg = _tfproto.pb().meta_graph.MetaGraphDef()
     try:
         mg.ParseFromString(data)

@@ -48,30 +48,20 @@ def sniff(path: str | os.PathLike) -> bool:
     return _looks_binary_graphdef(head)
 
 
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    """Decode a protobuf varint at `pos`; (-1, pos) when truncated or too long."""
-    result = shift = 0
-    while pos < len(buf) and shift < 64:
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
-    return -1, pos
-
-
 def _looks_binary_graphdef(head: bytes) -> bool:
     """Cheap check of the first field: a NodeDef with a name and an op, or versions/library."""
     from google.protobuf import message as pb_message
 
     from modelkit.formats import _tfproto
-    tag, pos = _varint(head, 0)
-    if tag in (0x12, 0x22):  # library = 2, versions = 4
-        return True
-    if tag != 0x0A:  # node = 1, length-delimited
+    try:
+        tag, pos = _tfproto.varint(head, 0, len(head))
+        if tag in (0x12, 0x22):  # library = 2, versions = 4
+            return True
+        if tag != 0x0A:  # node = 1, length-delimited
+            return False
+        length, pos = _tfproto.varint(head, pos, len(head))
+    except ValueError:
         return False
-    length, pos = _varint(head, pos)
     if length <= 0:
         return False
     if pos + length > len(head):
@@ -92,10 +82,7 @@ def _read(path: Path):
         ModelReadError: unreadable, or not a GraphDef.
     """
     from modelkit.formats import _tfproto
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelReadError(f"cannot read: {e.strerror}", str(path)) from None
+    data = _tfproto.read_file(path)
     if not data:
         raise ModelReadError("the file is empty", str(path))
     text = _is_text_path(path) or data.lstrip()[:8].startswith((b"node", b"library",

@@ -46,10 +46,7 @@ def read_saved_model(path: Path):
     from google.protobuf import text_format
 
     from modelkit.formats import _tfproto
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise ModelReadError(f"cannot read: {e.strerror}", str(path)) from None
+    data = _tfproto.read_file(path)
     sm = _tfproto.extra_messages().SavedModel()
     try:
         if path.suffix == ".pbtxt":

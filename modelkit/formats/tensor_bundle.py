@@ -44,16 +44,12 @@ class BundleError(ValueError):
 
 
 def _varint(buf, pos: int, end: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= end or shift > 63:
-            raise BundleError("truncated or overlong varint")
-        b = buf[pos]
-        pos += 1
-        result |= (b & 0x7F) << shift
-        if not b & 0x80:
-            return result, pos
-        shift += 7
+    from modelkit.formats._tfproto import varint
+
+    try:
+        return varint(buf, pos, end)
+    except ValueError as e:
+        raise BundleError(str(e)) from None
 
 
 def _snappy_decompress(data: bytes, limit: int) -> bytes:
