@@ -1,4 +1,4 @@
-"""`modelkit convert SRC DST`: convert a TF-family model, quantize, verify.
+"""Convert a TF-family model to TFLite (or freeze or export it), quantize and verify.
 
 Examples:
 
