@@ -257,3 +257,19 @@ def test_tf_format_targets(outdir, tf, source_probs, src, dst, fmt):
                                                 "ckpt" if src == "digits_ckpt" else
                                                 "savedmodel" if src == "digits_savedmodel"
                                                 else src][:1], atol=1e-5)
+
+
+def test_savedmodel_the_tf2_loader_rejects_falls_back_to_v1(outdir, tf, source_probs,
+                                                            monkeypatch):
+    """Keras 2-era SavedModels make TF 2.21's loader raise AttributeError
+    ('_UserObject' object has no attribute 'add_slot'); the v1 converter still reads them."""
+
+    def tf2_loader_fails(*args, **kwargs):
+        raise AttributeError("'_UserObject' object has no attribute 'add_slot'")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_saved_model", tf2_loader_fails)
+    dst = outdir / "fallback.tflite"
+    res = cli(SAMPLES / "digits_savedmodel", dst, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert "falling back to tf.compat.v1.lite.TFLiteConverter.from_saved_model" in res.stderr
+    np.testing.assert_allclose(tflite_outputs(dst, X), source_probs["savedmodel"], atol=1e-4)
