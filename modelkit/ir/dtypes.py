@@ -3,15 +3,17 @@
 `DType` names an element type once and maps it to numpy, to TensorFlow's
 `DataType` enum numbers and to TFLite's `TensorType` enum numbers. The numbers
 are the ones in TensorFlow's `types.proto` and TFLite's `schema.fbs`; no
-framework is imported to know them.
+framework is imported to know them, and numpy only when a numpy type is asked for.
 """
 
 from __future__ import annotations
 
 import enum
 from functools import cache
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class DType(enum.Enum):
@@ -106,6 +108,8 @@ class DType(enum.Enum):
         Raises:
             ValueError: numpy has no such type in the table.
         """
+        import numpy as np
+
         dt = np.dtype(dtype)
         if dt.kind in ("S", "U", "O"):
             return cls.STRING
@@ -194,16 +198,18 @@ _ML_DTYPES = {
     DType.FLOAT8_E4M3B11FNUZ: "float8_e4m3b11fnuz", DType.FLOAT8_E5M2FNUZ: "float8_e5m2fnuz",
     DType.FLOAT4_E2M1FN: "float4_e2m1fn",
 }
-# Unpacked storage for sub-byte integers and TF1 quantized types.
+# Unpacked storage (numpy type names) for sub-byte integers and TF1 quantized types.
 _WIDENED = {
-    DType.INT2: np.int8, DType.UINT2: np.uint8, DType.INT4: np.int8, DType.UINT4: np.uint8,
-    DType.QINT8: np.int8, DType.QUINT8: np.uint8, DType.QINT16: np.int16,
-    DType.QUINT16: np.uint16, DType.QINT32: np.int32,
+    DType.INT2: "int8", DType.UINT2: "uint8", DType.INT4: "int8", DType.UINT4: "uint8",
+    DType.QINT8: "int8", DType.QUINT8: "uint8", DType.QINT16: "int16",
+    DType.QUINT16: "uint16", DType.QINT32: "int32",
 }
 
 
 @cache
 def _numpy_dtype(dtype: DType) -> np.dtype | None:
+    import numpy as np
+
     if dtype in _WIDENED:
         return np.dtype(_WIDENED[dtype])
     if dtype in _ML_DTYPES:

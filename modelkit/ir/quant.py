@@ -1,12 +1,17 @@
-"""Affine quantization parameters: real = scale * (q - zero_point)."""
+"""Affine quantization parameters: real = scale * (q - zero_point).
+
+numpy is imported when parameters are made, not when this module is.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from modelkit.ir.dtypes import DType
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def _fmt(x: float) -> str:
@@ -38,6 +43,8 @@ class QuantParams:
     details: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        import numpy as np
+
         self.scale = np.atleast_1d(np.asarray(self.scale, dtype=np.float64))
         self.zero_point = np.atleast_1d(np.asarray(self.zero_point, dtype=np.int64))
         if self.min is not None:
@@ -65,6 +72,8 @@ class QuantParams:
 
     def dequantize(self, q: np.ndarray) -> np.ndarray:
         """Real values (float32) of stored integers `q`."""
+        import numpy as np
+
         q = np.asarray(q)
         scale = self._broadcast(q.ndim, self.scale)
         zp = self._broadcast(q.ndim, self.zero_point)
@@ -77,6 +86,8 @@ class QuantParams:
             x: real values.
             dtype: integer type to produce; defaults to `storage`, then int8.
         """
+        import numpy as np
+
         dtype = dtype or self.storage or DType.INT8
         x = np.asarray(x, dtype=np.float64)
         scale = self._broadcast(x.ndim, self.scale)
@@ -97,6 +108,8 @@ class QuantParams:
 
         This is TOCO's `quantized_input_stats` in the stored type's own domain.
         """
+        import numpy as np
+
         return self.zero_point.astype(np.float64), 1.0 / self.scale
 
     def mean_std_uint8(self) -> tuple[np.ndarray, np.ndarray]:

@@ -1,13 +1,18 @@
-"""Lazy tensor data: shape, dtype and size without reading the bytes."""
+"""Lazy tensor data: shape, dtype and size without reading the bytes.
+
+numpy is imported when values are materialized, not when this module is.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from math import prod
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from modelkit.ir.dtypes import DType
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class TensorData:
@@ -48,6 +53,8 @@ class TensorData:
 
 def unpack_subbyte(raw: np.ndarray, dtype: DType, count: int) -> np.ndarray:
     """Unpack little-end-first packed 2- or 4-bit integers into int8/uint8."""
+    import numpy as np
+
     bits = dtype.bits
     assert bits in (2, 4)
     per_byte = 8 // bits
@@ -65,6 +72,8 @@ class ArrayData(TensorData):
     __slots__ = ("array",)
 
     def __init__(self, array: np.ndarray, dtype: DType | None = None) -> None:
+        import numpy as np
+
         array = np.asarray(array)
         super().__init__(dtype or DType.from_numpy(array.dtype), array.shape)
         self.array = array
@@ -105,6 +114,8 @@ class BufferData(TensorData):
         return bytes(self.raw())
 
     def numpy(self) -> np.ndarray:
+        import numpy as np
+
         raw = np.frombuffer(self.raw(), dtype=np.uint8)
         if self.dtype.bits in (2, 4):
             return unpack_subbyte(raw, self.dtype, self.size).reshape(self.shape)
@@ -137,4 +148,6 @@ class LazyData(TensorData):
         return super().nbytes
 
     def numpy(self) -> np.ndarray:
+        import numpy as np
+
         return np.asarray(self._loader())

@@ -190,6 +190,32 @@ def test_loading_tflite_does_not_import_tensorflow():
                    check=True, cwd=ROOT)
 
 
+def test_summarizing_a_float_model_imports_no_numpy_or_flatbuffers():
+    """The reader works from the committed schema tables; the IR imports numpy lazily."""
+    code = ("import sys, modelkit; from modelkit.analysis.summary import summarize; "
+            "facts = summarize(modelkit.load(sys.argv[1])); "
+            "bad = sorted({'numpy', 'flatbuffers', 'ai_edge_litert.schema_py_generated'} "
+            "& set(sys.modules)); "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code, str(ROOT / "samples" / "digits_float.tflite")],
+                   check=True, cwd=ROOT)
+
+
+def test_schema_tables_match_installed_schema():
+    """The committed schema tables are what the installed LiteRT schema module says."""
+    from modelkit.formats.tflite import _gen_schema_tables, _schema_tables
+
+    tables, enums = _gen_schema_tables.collect(schema)
+    hint = ("modelkit/formats/tflite/_schema_tables.py is stale for the installed "
+            "ai-edge-litert; regenerate it: python -m modelkit.formats.tflite._gen_schema_tables")
+    assert _schema_tables.TABLES == tables, hint
+    assert _schema_tables.ENUMS == enums, hint
+    # Spot checks against schema.fbs (slot n is at vtable offset 4 + 2n).
+    assert schema.BuiltinOperator.CONV_2D == 3 and enums["BuiltinOperator"][3] == "CONV_2D"
+    assert ("stride_w", 6, "i", 0) in tables["Conv2DOptions"]
+    assert ("shape", 4, "[i", None) in tables["Tensor"]
+
+
 SPARSE = ROOT / "tests" / "data" / "sparse_fc.tflite"
 
 

@@ -4,9 +4,9 @@ The flatbuffers Python library trusts every offset and length it reads, so a
 corrupt file can raise anything, loop for billions of steps or read garbage.
 `Table` checks each offset, vtable and vector against the buffer size before
 use and raises `Corrupt` instead. Field slots and scalar types are not written
-by hand: `layout()` takes them from the generated schema module's builder
-functions (`TensorAddShape(builder, x)` calls `builder.PrependUOffsetTRelativeSlot(0, ...)`),
-which a recording builder captures.
+by hand: `layout()` takes them from `_schema_tables`, generated from the LiteRT
+schema module by `_gen_schema_tables`, so reading needs neither flatbuffers
+nor the schema module.
 """
 
 from __future__ import annotations
@@ -20,21 +20,9 @@ _U16 = struct.Struct("<H").unpack_from
 _U32 = struct.Struct("<I").unpack_from
 _I32 = struct.Struct("<i").unpack_from
 
-# builder.Prepend<Kind>Slot -> struct format of the stored scalar.
-_SLOT_FORMATS = {
-    "PrependBoolSlot": "?", "PrependInt8Slot": "b", "PrependUint8Slot": "B",
-    "PrependInt16Slot": "h", "PrependUint16Slot": "H", "PrependInt32Slot": "i",
-    "PrependUint32Slot": "I", "PrependInt64Slot": "q", "PrependUint64Slot": "Q",
-    "PrependFloat32Slot": "f", "PrependFloat64Slot": "d",
-    "PrependUOffsetTRelativeSlot": "offset",
-}
-# flatbuffers.number_types.<Name>Flags -> struct format (vector elements).
-FLAG_FORMATS = {
-    "BoolFlags": "?", "Int8Flags": "b", "Uint8Flags": "B", "Int16Flags": "h",
-    "Uint16Flags": "H", "Int32Flags": "i", "Uint32Flags": "I", "Int64Flags": "q",
-    "Uint64Flags": "Q", "Float32Flags": "f", "Float64Flags": "d",
-}
-_STRUCTS: dict[str, struct.Struct] = {f: struct.Struct("<" + f) for f in FLAG_FORMATS.values()}
+# Struct formats of the schema's scalar types, and their unpackers.
+SCALAR_FORMATS = frozenset("?bBhHiIqQfd")
+_STRUCTS: dict[str, struct.Struct] = {f: struct.Struct("<" + f) for f in SCALAR_FORMATS}
 
 
 class Corrupt(Exception):
@@ -43,17 +31,28 @@ class Corrupt(Exception):
 
 @dataclass(frozen=True)
 class Field:
-    """One field of a table: vtable offset, scalar format (or "offset"), default."""
+    """One field of a table.
+
+    Attributes:
+        name: snake_case field name.
+        vt_off: offset of the field's entry in the vtable.
+        fmt: struct format of a scalar; for an offset field "string" or "table",
+            or "[" + element format for a vector (`"[i"`, `"[table"`).
+        default: the schema default of a scalar; None for offset fields.
+    """
 
     name: str
-    camel: str
     vt_off: int
     fmt: str
     default: object
 
+    @property
+    def is_scalar(self) -> bool:
+        return self.fmt in SCALAR_FORMATS
+
 
 def schema() -> ModuleType:
-    """The generated TFLite schema module (imported on first use)."""
+    """The generated TFLite schema module (imported on first use; the writer packs with it)."""
     from ai_edge_litert import schema_py_generated
     return schema_py_generated
 
@@ -68,55 +67,13 @@ def snake(camel: str) -> str:
     return "".join(out)
 
 
-class _Recorder:
-    """A stand-in builder that remembers the slot call a generated Add function makes."""
-
-    call: tuple[str, int, object] | None = None
-
-    def __getattr__(self, method: str):
-        def record(slot, value, default):
-            self.call = (method, slot, default)
-        return record
-
-
-@cache
-def _add_functions() -> dict[str, list[str]]:
-    """Generated `<Table>Add<Field>` function names, grouped by table name."""
-    mod = schema()
-    tables = {name for name, obj in vars(mod).items()
-              if isinstance(obj, type) and hasattr(obj, "GetRootAs")}
-    groups: dict[str, list[str]] = {t: [] for t in tables}
-    for name, obj in vars(mod).items():
-        if not callable(obj) or "Add" not in name:
-            continue
-        # NOTE: a table name may itself contain "Add" (AddOptions, AddNOptions).
-        idx = name.find("Add", 1)
-        while idx > 0:
-            head = name[:idx]
-            if head in groups and name[idx + 3:]:
-                groups[head].append(name[idx + 3:])
-                break
-            idx = name.find("Add", idx + 1)
-    return groups
-
-
 @cache
 def layout(table: str) -> dict[str, Field]:
-    """Fields of generated table class `table`, keyed by snake_case name, in slot order."""
-    mod = schema()
-    fields = []
-    for camel in _add_functions().get(table, []):
-        rec = _Recorder()
-        getattr(mod, f"{table}Add{camel}")(rec, 0)
-        if rec.call is None or rec.call[0] not in _SLOT_FORMATS:
-            continue
-        method, slot, default = rec.call
-        fmt = _SLOT_FORMATS[method]
-        if fmt == "?":
-            default = bool(default)
-        fields.append(Field(snake(camel), camel, 4 + 2 * slot, fmt, default))
-    fields.sort(key=lambda f: f.vt_off)
-    return {f.name: f for f in fields}
+    """Fields of schema table `table`, keyed by snake_case name, in slot order."""
+    # NOTE: imported here so the generator of the tables runs without them.
+    from modelkit.formats.tflite._schema_tables import TABLES
+    return {name: Field(name, vt_off, fmt, default)
+            for name, vt_off, fmt, default in TABLES.get(table, ())}
 
 
 class Table:

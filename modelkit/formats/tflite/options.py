@@ -1,9 +1,11 @@
 """Builtin operator options: flatbuffer tables <-> typed attrs.
 
-Decoding is generic over the generated schema: every field of an options table
-becomes an attr named like the schema field (snake_case), scalars as Python
-values, bools as bools, vectors as lists, strings as str, and enum-typed fields
-(the table below; the schema stores them as plain integers) as `EnumValue`.
+Decoding is generic over the schema tables (`_schema_tables`, generated from
+the LiteRT schema module): every field of an options table becomes an attr
+named like the schema field (snake_case), scalars as Python values, bools as
+bools, vectors as lists, strings as str, and enum-typed fields (the table
+below; the schema stores them as plain integers) as `EnumValue`. Encoding (for
+the writer) fills the generated object-API classes.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from functools import cache
 
 from modelkit.formats.tflite import _fb
+from modelkit.formats.tflite._schema_tables import ENUMS
 from modelkit.ir import EnumValue
 
 # Options fields whose integers are members of a schema enum. Field names are
@@ -43,11 +46,15 @@ ENUM_FIELDS: dict[str, str] = {
 _BYTES_FIELDS = {"composite_attributes", "custom_attributes"}
 
 
-@cache
 def enum_names(enum: str) -> dict[int, str]:
-    """Number -> member name of a generated enum class."""
-    cls = getattr(_fb.schema(), enum)
-    return {v: k for k, v in vars(cls).items() if not k.startswith("_") and isinstance(v, int)}
+    """Number -> member name of schema enum `enum` (read-only)."""
+    return ENUMS[enum]
+
+
+@cache
+def enum_codes(enum: str) -> dict[str, int]:
+    """Member name -> number of schema enum `enum` (read-only)."""
+    return {name: code for code, name in ENUMS[enum].items()}
 
 
 def enum_value(enum: str, code: int) -> EnumValue:
@@ -62,35 +69,20 @@ def is_subgraph_field(name: str) -> bool:
             or name == "called_computations")
 
 
-@cache
-def _offset_kind(table: str, camel: str) -> tuple[str, str | None]:
-    """How an offset field of an options table is stored: ("string"|"vector", fmt)."""
-    method = getattr(getattr(_fb.schema(), table), camel)
-    names = method.__code__.co_names
-    if "String" in names:
-        return "string", None
-    for n in names:
-        if n in _fb.FLAG_FORMATS:
-            return "vector", _fb.FLAG_FORMATS[n]
-    return "table", None
-
-
-def decode(tab: _fb.Table, table: str) -> dict:
-    """Typed attrs of options table `tab` of generated class `table`."""
+def decode(tab: _fb.Table) -> dict:
+    """Typed attrs of options table `tab`."""
     attrs: dict = {}
     for name, f in tab.fields.items():
-        if f.fmt != "offset":
+        if f.is_scalar:
             value = tab.scalar(name)
             enum = ENUM_FIELDS.get(name)
             if enum is not None:
                 value = enum_value(enum, value)
             attrs[name] = value
-            continue
-        kind, fmt = _offset_kind(table, f.camel)
-        if kind == "string":
+        elif f.fmt == "string":
             attrs[name] = tab.string(name) or ""
-        elif kind == "vector":
-            values = tab.numbers(name, fmt)
+        elif f.fmt.startswith("[") and f.fmt[1:] in _fb.SCALAR_FORMATS:
+            values = tab.numbers(name, f.fmt[1:])
             enum = ENUM_FIELDS.get(name)
             if values is None:
                 # NOTE: an absent vector differs from an empty one for some kernels
@@ -102,8 +94,9 @@ def decode(tab: _fb.Table, table: str) -> dict:
                 attrs[name] = [enum_value(enum, v) for v in values]
             else:
                 attrs[name] = list(values)
-        # NOTE: no options table of the current schema nests a table; a future one
-        # would be skipped here rather than misread.
+        # NOTE: no options table of the current schema nests a table or holds a
+        # vector of tables or strings; a future one would be skipped here rather
+        # than misread.
     return attrs
 
 
@@ -153,13 +146,12 @@ def options_table_for(op: str) -> tuple[str, str] | None:
     ("builtin_options", "Conv2DOptions"), `STABLEHLO_PAD` -> ("builtin_options2",
     "StablehloPadOptions").
     """
-    mod = _fb.schema()
     table = _OPTIONS_OF_OP.get(op)
     if table is None:
         table = "".join(part[:1] + part[1:].lower() if not part[:1].isdigit() else part.upper()
                         for part in op.split("_")) + "Options"
-    for union, enum in (("builtin_options", mod.BuiltinOptions),
-                        ("builtin_options2", mod.BuiltinOptions2)):
-        if isinstance(getattr(enum, table, None), int):
+    for union, enum in (("builtin_options", "BuiltinOptions"),
+                        ("builtin_options2", "BuiltinOptions2")):
+        if table in enum_codes(enum):
             return union, table
     return None

@@ -2,8 +2,8 @@
 
 Constant data stays in the file: every `Value.data` is a `BufferData` view on a
 read-only mmap (buffers inside the flatbuffer, and buffers stored after it with
-`offset`/`size` as in models over 2 GB). Nothing here imports TensorFlow or the
-LiteRT interpreter.
+`offset`/`size` as in models over 2 GB). Nothing here imports TensorFlow, LiteRT,
+flatbuffers or numpy: table layouts and enum names come from `_schema_tables`.
 
 Files without the `TFL3` identifier (written by very old converters) are
 accepted when the root table verifies and says schema version 3; anything else
@@ -229,7 +229,7 @@ class _Reader:
             name = enum_names("QuantizationDetails").get(details_type)
             if name is not None:
                 tab = q.table("details", L(name), name)
-                fields = decode(tab, name) if tab is not None else {}
+                fields = decode(tab) if tab is not None else {}
                 details = {"type": name, **fields}
                 if name == "CustomQuantization" and fields.get("custom") is not None:
                     details["custom"] = bytes(fields["custom"])
@@ -300,7 +300,7 @@ class _Reader:
             meta[union + "_type"] = table
             tab = op.table(union, L(table), table)
             if tab is not None:
-                attrs.update(decode(tab, table))
+                attrs.update(decode(tab))
         custom_bytes = None
         if op.has("custom_options"):
             start, n = op.vector("custom_options", 1)
