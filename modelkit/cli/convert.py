@@ -12,7 +12,6 @@ Examples:
 from __future__ import annotations
 
 import gc
-import json
 import sys
 from pathlib import Path
 
@@ -115,8 +114,9 @@ def convert(
 
 def _print(result, as_json: bool) -> None:
     if as_json:
-        json.dump(result.to_dict(), sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        from modelkit.cli.output import emit_json
+
+        emit_json(result.to_dict())
     else:
         for line in result.lines():
             print(line)
