@@ -21,7 +21,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 demo: $(VENV)/.installed
 	$(BIN)/modelkit summarize $(SAMPLE)
 	$(BIN)/modelkit summarize samples/digits_frozen.pb
-	$(BIN)/modelkit convert samples/digits_frozen.pb /tmp/modelkit-demo-int8.tflite \
+	$(BIN)/modelkit convert samples/digits_frozen.pb build/demo/digits_frozen_int8.tflite \
 		--quantize int8 --data samples/digits_calib.npy --force
 	@if [ -t 1 ]; then $(BIN)/modelkit browse $(SAMPLE); \
 	else echo "(stdout is not a terminal: run '$(BIN)/modelkit browse $(SAMPLE)' to open the browser)"; fi
