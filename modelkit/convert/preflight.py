@@ -221,6 +221,21 @@ def _placeholder_shape(node: Node) -> tuple | None:
 _FROZEN_AWAY = frozenset({"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp"})
 
 
+# Per kind of op TFLite lacks: the hint without and with the flag that keeps it.
+_OP_HINTS = {
+    "select_tf_op": {
+        False: "not a TFLite builtin; `--allow-select-tf-ops` keeps it as a Select TF op "
+               "(the app must link the Flex delegate)",
+        True: "runs as a Select TF op: the app must link the Flex delegate",
+    },
+    "unsupported_op": {
+        False: "neither a TFLite builtin nor a Select TF op; `--allow-custom-ops` keeps it "
+               "as a custom op you must implement",
+        True: "kept as a custom op: the app must register a kernel",
+    },
+}
+
+
 def check_ops(nodes: Iterable[Node], *, allow_select_tf_ops: bool,
               allow_custom_ops: bool, freezing: bool = False) -> list[Finding]:
     """Findings for legacy quantized ops and ops TFLite cannot take.
@@ -250,23 +265,11 @@ def check_ops(nodes: Iterable[Node], *, allow_select_tf_ops: bool,
             "TF1 legacy quantization (graph_transforms quantize_nodes/quantize_weights); "
             "TFLite cannot take it: convert the float graph with "
             "`--quantize int8 --data calib.npy` instead"))
-    for op, names in flex.items():
-        if allow_select_tf_ops:
-            findings.append(Finding("select_tf_op", op, names, "warning",
-                                    "runs as a Select TF op: the app must link the Flex delegate"))
-        else:
-            findings.append(Finding("select_tf_op", op, names, "error",
-                                    "not a TFLite builtin; `--allow-select-tf-ops` keeps it "
-                                    "as a Select TF op (the app must link the Flex delegate)"))
-    for op, names in unknown.items():
-        if allow_custom_ops:
-            findings.append(Finding("unsupported_op", op, names, "warning",
-                                    "kept as a custom op: the app must register a kernel"))
-        else:
-            findings.append(Finding("unsupported_op", op, names, "error",
-                                    "neither a TFLite builtin nor a Select TF op; "
-                                    "`--allow-custom-ops` keeps it as a custom op you must "
-                                    "implement"))
+    for kind, groups, allowed in (("select_tf_op", flex, allow_select_tf_ops),
+                                  ("unsupported_op", unknown, allow_custom_ops)):
+        hint = _OP_HINTS[kind][allowed]
+        for op, names in groups.items():
+            findings.append(Finding(kind, op, names, "warning" if allowed else "error", hint))
     return findings
 
 
