@@ -25,3 +25,15 @@ def run_cli(*args: str, timeout: float = 120, env: dict | None = None,
 @pytest.fixture(scope="session")
 def samples() -> Path:
     return SAMPLES
+
+
+def _hypothesis_profiles() -> None:
+    """Property tests explore new inputs locally; in CI (CI=true) they replay fixed ones."""
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
+
+_hypothesis_profiles()
