@@ -64,17 +64,20 @@ def _signature(v: Value) -> list | None:
     return None if sig is None else list(sig)
 
 
-def value_facts(v: Value) -> dict:
-    """Name, index, dtype, shape and quantization of a graph input or output."""
+def _identity(v: Value) -> dict:
+    """Name, index, dtype, shape and shape signature of a tensor."""
     return {
         "name": v.name,
         "index": v.index,
         "dtype": str(v.dtype) if v.dtype else None,
         "shape": None if v.shape is None else list(v.shape),
         "shape_signature": _signature(v),
-        "type": v.type_str(),
-        "quantization": quant_facts(v.quant, v.dtype),
     }
+
+
+def value_facts(v: Value) -> dict:
+    """Name, index, dtype, shape and quantization of a graph input or output."""
+    return {**_identity(v), "type": v.type_str(), "quantization": quant_facts(v.quant, v.dtype)}
 
 
 def tensor_row(v: Value) -> dict:
@@ -87,11 +90,7 @@ def tensor_row(v: Value) -> dict:
         else:
             qtext = f"scale {float(q.scale[0]):.6g} zp {int(q.zero_point[0])}"
     return {
-        "index": v.index,
-        "name": v.name,
-        "dtype": str(v.dtype) if v.dtype else None,
-        "shape": None if v.shape is None else list(v.shape),
-        "shape_signature": _signature(v),
+        **_identity(v),
         "bytes": v.nbytes,
         "buffer": v.meta.get("buffer"),
         "const": v.data is not None,

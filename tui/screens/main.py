@@ -98,12 +98,14 @@ class MainScreen(Screen):
         self.query_one(GraphPane).focus_filter()
 
     def _focus_value(self):
-        """The tensor the producer/consumer keys act on: the highlighted line's, else the first."""
-        if self.current is None:
-            return None, None
-        if self.current.kind == TENSOR:
+        """What the producer/consumer keys act on: (tensor or node, highlighted line).
+
+        Says so and gives (None, None) when neither a node nor a tensor is shown.
+        """
+        if self.current is not None and self.current.kind == TENSOR:
             return self.index.value(self.current), None
-        if self.current.kind != NODE:
+        if self.current is None or self.current.kind != NODE:
+            self.notify("select a node or a tensor first", severity="warning")
             return None, None
         node = self.index.node(self.current)
         line = self.details.highlighted_line() if self.details.links.has_focus else None
@@ -113,7 +115,6 @@ class MainScreen(Screen):
         """Jump to the node that produces the tensor (or the highlighted input of a node)."""
         obj, line = self._focus_value()
         if obj is None:
-            self.notify("select a node or a tensor first", severity="warning")
             return
         if self.current.kind == TENSOR:
             value = obj
@@ -139,7 +140,6 @@ class MainScreen(Screen):
         """Jump to the consumer of the tensor (or of a node's output); list them when several."""
         obj, line = self._focus_value()
         if obj is None:
-            self.notify("select a node or a tensor first", severity="warning")
             return
         if self.current.kind == TENSOR:
             value = obj
