@@ -82,6 +82,24 @@ def quantization_kind(model: Model) -> dict:
             "weight_types": dict(sorted(weights.items()))}
 
 
+def float_compute_ops(model: Model) -> Counter[str]:
+    """Op types that compute in float32 (ops other than (de)quantize with a float32 activation).
+
+    In a model meant to be fully quantized these are the ops the converter left in
+    float, typically for lack of min/max ranges.
+    """
+    found: Counter[str] = Counter()
+    for graph in model.graphs:
+        for node in graph.nodes:
+            if node.op in _BOUNDARY_OPS:
+                continue
+            values = [v for v in (*node.inputs, *node.outputs) if v is not None]
+            if any(v.dtype == DType.FLOAT32 and v.data is None and not v.is_variable
+                   for v in values):
+                found[node.op] += 1
+    return found
+
+
 def _touches_compute(value) -> bool:
     """True when a float tensor feeds or comes from an op other than (de)quantize."""
     ops = [n.op for n, _ in value.consumers]

@@ -669,6 +669,7 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
             result.size_bytes = _size(tmp)
             if target == "tflite":
                 _tflite_report(run, result, content, source_runner)  # type: ignore[arg-type]
+                _check_float_left(run, result, tmp)
             elif opts.verify:
                 _verify_other(run, result, tmp, target, source_runner)
             if result.verification is not None and result.verification.broken:  # type: ignore[attr-defined]
@@ -679,6 +680,34 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
                 err.result = result  # type: ignore[attr-defined]
                 raise err
     return result
+
+
+# What each integer mode should leave no float compute in, and what helps when it does.
+_FLOAT_LEFT_HELP = {
+    "int8": "give more representative --data, or allow float fallback ops knowingly",
+    "int16x8": "give more representative --data",
+    "uint8": "pass --default-ranges MIN,MAX (dummy ranges, accuracy drops) or convert the "
+             "float graph with --quantize int8 --data calib.npy",
+}
+
+
+def _check_float_left(run: Conversion, result: ConvertResult, path: Path) -> None:
+    """Warn when an integer mode left ops computing in float (they lacked min/max data)."""
+    help_text = _FLOAT_LEFT_HELP.get(run.opts.quantize)
+    if help_text is None:
+        return
+    from modelkit.analysis.quantization import float_compute_ops
+    from modelkit.formats.tflite import load as load_tflite
+
+    ops = float_compute_ops(load_tflite(path))
+    if not ops:
+        return
+    listed = ", ".join(f"{op} x{n}" for op, n in sorted(ops.items()))
+    text = (f"{sum(ops.values())} op(s) still compute in float32 although --quantize "
+            f"{run.opts.quantize} was asked ({listed}): the converter had no min/max data "
+            f"for them; {help_text}")
+    result.notes.append(text)
+    run.progress.warn(text)
 
 
 def _size(path: Path) -> int:

@@ -273,3 +273,21 @@ def test_savedmodel_the_tf2_loader_rejects_falls_back_to_v1(outdir, tf, source_p
     assert res.exit_code == 0, res.stderr
     assert "falling back to tf.compat.v1.lite.TFLiteConverter.from_saved_model" in res.stderr
     np.testing.assert_allclose(tflite_outputs(dst, X), source_probs["savedmodel"], atol=1e-4)
+
+
+def test_uint8_without_ranges_warns_about_float_ops(outdir):
+    """TF 2.21's converter no longer fails with 'lacking min/max data': it leaves those ops
+    in float. The report says so, and the interpreter confirms the ops it names are float."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    dst = outdir / "uint8_no_ranges.tflite"
+    res = cli(SAMPLES / "digits_frozen.pb", dst, "-q", "uint8", "--mean", "0", "--std", "255",
+              "--no-verify")
+    assert res.exit_code == 0, res.stderr
+    assert "still compute in float32 although --quantize uint8 was asked" in res.stderr
+    assert "CONV_2D x2" in res.stderr and "--default-ranges" in res.stderr
+    it = Interpreter(model_path=str(dst))
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    convs = [op for op in it._get_ops_details() if op["op_name"] == "CONV_2D"]
+    assert len(convs) == 2
+    assert all(details[op["inputs"][0]]["dtype"] == np.float32 for op in convs)
