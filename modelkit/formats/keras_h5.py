@@ -259,7 +259,7 @@ class _H5Reader:
             try:
                 with h5py.File(path, "r") as f:
                     return np.asarray(f[name][()])
-            except (OSError, KeyError) as e:
+            except (OSError, RuntimeError, KeyError) as e:
                 raise ModelReadError(f"cannot read weight {name}: {e}", str(path)) from None
         try:
             dtype = DType.from_numpy(dataset.dtype)
@@ -322,7 +322,14 @@ def load(path: str | os.PathLike, **options) -> Model:
         raise ModelReadError(f"not a readable HDF5 file ({str(e).splitlines()[0][:120]})",
                              where) from None
     with h5:
-        return _load_open(h5, p)
+        try:
+            return _load_open(h5, p)
+        except (OSError, RuntimeError, ValueError, KeyError) as e:
+            # NOTE: the HDF5 library reports a corrupt object header, B-tree, heap or
+            # datatype as OSError, RuntimeError, ValueError or KeyError ("Unable to open
+            # object") while the file is walked.
+            raise ModelReadError(f"corrupt HDF5 file ({str(e).splitlines()[0][:120]})",
+                                 where) from None
 
 
 def _load_open(h5, p: Path) -> Model:

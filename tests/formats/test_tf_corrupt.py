@@ -1,0 +1,71 @@
+"""Corrupted TF-family files: every load ends in a model or a ModelReadError, quickly.
+
+Seeded mutations (byte flips, zeroed runs, truncation) of each sample file, loaded
+and summarized as `modelkit summarize` does.
+"""
+
+from __future__ import annotations
+
+import random
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+import modelkit
+from modelkit.analysis.summary import summarize
+from modelkit.errors import ModelReadError
+from tests.conftest import SAMPLES
+
+# (sample, file inside it to corrupt, path to load relative to the copy)
+CASES = [
+    ("digits_frozen.pb", None, None),
+    ("digits_frozen.pbtxt", None, None),
+    ("digits_legacy_quantized.pb", None, None),
+    ("digits_keras.h5", None, None),
+    ("digits_keras2.h5", None, None),
+    ("digits_savedmodel", "saved_model.pb", ""),
+    ("digits_savedmodel", "variables/variables.index", ""),
+    ("digits_ckpt", "model.ckpt.index", "model.ckpt"),
+    ("digits_ckpt", "model.ckpt.meta", "model.ckpt"),
+]
+MUTATIONS = 25
+
+
+def _mutate(data: bytearray, rng: random.Random) -> bytes:
+    kind = rng.choice(["flip", "zero", "truncate"])
+    if kind == "flip":
+        for _ in range(rng.randint(1, 20)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+    elif kind == "zero":
+        start = rng.randrange(len(data))
+        run = min(rng.randint(1, 64), len(data) - start)
+        data[start:start + run] = bytes(run)
+    else:
+        del data[rng.randrange(len(data)):]
+    return bytes(data)
+
+
+@pytest.mark.parametrize("sample, inner, load_at", CASES,
+                         ids=[f"{s}:{i or 'file'}" for s, i, _ in CASES])
+def test_corrupt_files_give_model_read_error(tmp_path, sample, inner, load_at):
+    rng = random.Random(f"{sample}:{inner}")
+    src = SAMPLES / sample
+    for i in range(MUTATIONS):
+        work = tmp_path / str(i)
+        if src.is_dir():
+            shutil.copytree(src, work)
+            target, path = work / inner, work / load_at
+        else:
+            work.mkdir()
+            target = path = work / sample
+            shutil.copy(src, target)
+        target.write_bytes(_mutate(bytearray(target.read_bytes()), rng))
+        start = time.monotonic()
+        try:
+            summarize(modelkit.load(path))
+        except ModelReadError as e:
+            assert str(path.parent) in str(e) or str(path) in str(e)
+        assert time.monotonic() - start < 10, f"mutation {i} took too long"
+        shutil.rmtree(work)
