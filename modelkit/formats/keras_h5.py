@@ -305,17 +305,74 @@ def _optimizer_weights(h5) -> list[dict]:
     return found
 
 
+# Seconds the HDF5 library may take to walk a file's metadata before it is taken as corrupt.
+PROBE_TIMEOUT = 30.0
+
+
 def load(path: str | os.PathLike, **options) -> Model:
     """Load a Keras H5 file (model or weights only) without running any of it.
 
     Raises:
         ModelReadError: not HDF5, or an HDF5 file that is no Keras model or weights file.
     """
-    import h5py
     p = Path(path)
-    where = str(p)
     if p.is_dir():
-        raise ModelReadError("is a folder, not a Keras H5 file", where)
+        raise ModelReadError("is a folder, not a Keras H5 file", str(p))
+    if hasattr(os, "fork"):
+        _probe_in_child(p)
+    return _load_here(p)
+
+
+def _probe_in_child(p: Path) -> None:
+    """Walk the file once in a forked child first.
+
+    Some corrupt files send the HDF5 C library into an endless loop that holds the
+    GIL, so nothing in this process could stop it; a child can be killed. The child
+    only reports that it finished; the parent then reads the file itself (HDF5 reads
+    the same bytes the same way), so errors surface here as usual.
+
+    Raises:
+        ModelReadError: the walk did not finish in PROBE_TIMEOUT seconds, or crashed.
+    """
+    import select
+    import signal
+
+    import h5py  # noqa: F401  NOTE: imported before the fork, so the child needs no import lock
+
+    timeout = PROBE_TIMEOUT
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: walk, then leave without running any exit handlers
+        os.close(read_end)
+        code = 0
+        try:
+            _load_here(p)
+        except ModelReadError:
+            pass
+        except BaseException:  # NOTE: the parent's own read raises it again, with a traceback.
+            code = 1
+        os._exit(code)
+    os.close(write_end)
+    try:
+        # NOTE: the pipe reaches end-of-file when the child exits, however it exits.
+        finished = select.select([read_end], [], [], timeout)[0]
+    finally:
+        os.close(read_end)
+    if not finished:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise ModelReadError(f"reading the HDF5 metadata did not finish in {timeout:.0f} s; "
+                             "the file is probably corrupt", str(p))
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        raise ModelReadError(f"the HDF5 library crashed reading it (signal "
+                             f"{os.WTERMSIG(status)}); the file is probably corrupt", str(p))
+
+
+def _load_here(p: Path) -> Model:
+    """Read the file in this process."""
+    import h5py
+    where = str(p)
     try:
         h5 = h5py.File(p, "r")
     except OSError as e:

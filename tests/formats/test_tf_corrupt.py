@@ -69,3 +69,23 @@ def test_corrupt_files_give_model_read_error(tmp_path, sample, inner, load_at):
             assert str(path.parent) in str(e) or str(path) in str(e)
         assert time.monotonic() - start < 10, f"mutation {i} took too long"
         shutil.rmtree(work)
+
+
+def test_hdf5_file_that_loops_the_library_is_stopped(monkeypatch):
+    """tests/data/hdf5_endless_loop.h5 is a mutated Keras H5 on which the HDF5 library
+    never returns from reading the root attributes (checked here in a child process)."""
+    import subprocess
+    import sys
+
+    from modelkit.formats import keras_h5
+
+    bad = Path(__file__).resolve().parent.parent / "data" / "hdf5_endless_loop.h5"
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run([sys.executable, "-c", "import h5py, sys; "
+                        "h5py.File(sys.argv[1], 'r').attrs['model_config']", str(bad)],
+                       timeout=5, capture_output=True)
+    monkeypatch.setattr(keras_h5, "PROBE_TIMEOUT", 2.0)
+    start = time.monotonic()
+    with pytest.raises(ModelReadError, match="did not finish in 2 s; the file is probably corrupt"):
+        modelkit.load(bad)
+    assert time.monotonic() - start < 5
