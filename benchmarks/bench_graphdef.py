@@ -11,7 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa: E402
+from common import HEADER, WORK, summarize_vs  # noqa: E402
 
 TF_IMPORT = ("import sys, tensorflow as tf; g = tf.compat.v1.GraphDef(); "
              "g.ParseFromString(open(sys.argv[1], 'rb').read()); "
@@ -33,18 +33,10 @@ def make_resnet50(path) -> None:
 
 
 def main() -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / "resnet50_frozen.pb"
-    if not path.exists():
-        print(f"generating {path.name} ...", file=sys.stderr)
-        make_resnet50(path)
-    size = path.stat().st_size / 1e6
-    ours = measure([MODELKIT, "summarize", "--json", str(path)])
-    theirs = measure([PYTHON, "-c", TF_IMPORT, str(path)])
     print("### summarize --json vs TensorFlow import_graph_def\n")
     print(HEADER)
-    print(side_by_side(f"ResNet50 frozen GraphDef ({size:.0f} MB)", ours, theirs,
-                       "import_graph_def"))
+    print(summarize_vs("ResNet50 frozen GraphDef", WORK / "resnet50_frozen.pb", make_resnet50,
+                       TF_IMPORT, "import_graph_def"))
 
 
 if __name__ == "__main__":

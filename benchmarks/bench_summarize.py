@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa: E402
+from common import HEADER, WORK, summarize_vs  # noqa: E402
 
 TF_DUMP = ("import sys, tensorflow as tf; i = tf.lite.Interpreter(sys.argv[1]); "
            "print(i.get_tensor_details())")
@@ -59,20 +59,12 @@ def make_1gb(path) -> None:
 
 
 def main() -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
     cases = [("float, 50 MB, hundreds of ops", WORK / "float_50mb.tflite", make_50mb),
              ("float, 1 GB", WORK / "float_1gb.tflite", make_1gb)]
     print("### summarize --json vs tf.lite.Interpreter(path).get_tensor_details()\n")
     print(HEADER)
     for label, path, make in cases:
-        if not path.exists():
-            print(f"generating {path.name} ...", file=sys.stderr)
-            make(path)
-        size = path.stat().st_size / 1e6
-        ours = measure([MODELKIT, "summarize", "--json", str(path)])
-        theirs = measure([PYTHON, "-c", TF_DUMP, str(path)])
-        print(side_by_side(f"{label} ({size:.0f} MB file)", ours, theirs, "TF interpreter"),
-              flush=True)
+        print(summarize_vs(label, path, make, TF_DUMP, "TF interpreter"), flush=True)
 
 
 if __name__ == "__main__":

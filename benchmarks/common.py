@@ -64,3 +64,16 @@ def side_by_side(label: str, ours: Measure, theirs: Measure, their_name: str) ->
 HEADER = (row(["case", "modelkit wall", "modelkit peak RSS", "alternative wall",
                "alternative peak RSS", "speed", "memory"]) + "\n"
           + row(["---"] * 7))
+
+
+def summarize_vs(label: str, path: Path, make, alternative: str, their_name: str) -> str:
+    """Make the model at `path` if missing, then time `modelkit summarize --json` on it
+    against `python -c alternative path`; a markdown row."""
+    WORK.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        print(f"generating {path.name} ...", file=sys.stderr)
+        make(path)
+    size = path.stat().st_size / 1e6
+    ours = measure([MODELKIT, "summarize", "--json", str(path)])
+    theirs = measure([PYTHON, "-c", alternative, str(path)])
+    return side_by_side(f"{label} ({size:.0f} MB file)", ours, theirs, their_name)
