@@ -128,17 +128,31 @@ def _op_types(model: Model) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
-def feeding_inputs(inputs: list[Value], outputs: list[Node]) -> list[Value]:
-    """The `inputs` that `outputs` depend on through data edges (labels of a loss are not)."""
-    seen: set[int] = set()
-    stack = list(outputs)
-    while stack:
-        node = stack.pop()
-        if id(node) in seen:
+def node_name(name: str) -> str:
+    """`input:0` -> `input`; `^dep` -> `dep`."""
+    name = name.lstrip("^")
+    base, _, port = name.rpartition(":")
+    return base if base and port.isdigit() else name
+
+
+def needed_nodes(graph: Graph, outputs: list[str], inputs: list[str]) -> list[Node]:
+    """Nodes the outputs depend on (data and control edges), stopping at the inputs,
+    in graph order."""
+    by_name = {n.name: n for n in graph.nodes}
+    stop = {node_name(i) for i in inputs}
+    seen: set[str] = set()
+    todo = [node_name(o) for o in outputs]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
             continue
-        seen.add(id(node))
-        stack.extend(v.producer for v in node.inputs if v is not None and v.producer is not None)
-    return [v for v in inputs if v.producer is not None and id(v.producer) in seen]
+        seen.add(name)
+        if name in stop:
+            continue
+        node = by_name[name]
+        todo.extend(v.producer.name for v in node.inputs if v is not None and v.producer)
+        todo.extend(node_name(c) for c in node.control_inputs)
+    return [n for n in graph.nodes if n.name in seen]
 
 
 def convert_command(model: Model, inputs: list[Value], outputs: list[Node]) -> str:
@@ -147,7 +161,9 @@ def convert_command(model: Model, inputs: list[Value], outputs: list[Node]) -> s
     Only the inputs the outputs need are named.
     """
     if outputs:
-        inputs = feeding_inputs(inputs, outputs)
+        # NOTE: only the inputs the outputs need (a loss's labels are not).
+        needed = {n.name for n in needed_nodes(model.main, [n.name for n in outputs], [])}
+        inputs = [v for v in inputs if v.producer is not None and v.producer.name in needed]
     shapes = []
     for v in inputs:
         if v.shape is None:

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 
 from modelkit.convert.data import InputSpec, load_data
-from modelkit.convert.preflight import (PreflightReport, inference_io, needed_nodes,
-                                        node_name, preflight_graph, preflight_model,
-                                        raise_if_errors, resolve_names, tensor_name)
+from modelkit.analysis.tf_summary import needed_nodes, node_name
+from modelkit.convert.preflight import (PreflightReport, inference_io, preflight_graph,
+                                        preflight_model, raise_if_errors, resolve_names,
+                                        tensor_name)
 from modelkit.convert.progress import Progress
 from modelkit.errors import (ConversionError, ModelkitError, UsageError, VerificationError)
 from modelkit.fileio import atomic_output, check_output

@@ -14,11 +14,12 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from modelkit.analysis.tf_summary import (needed_nodes, node_name, possible_inputs,
+                                          possible_outputs)
 from modelkit.convert.op_tables import (LEGACY_QUANTIZED_DTYPES, LEGACY_QUANTIZED_TF_OPS,
                                         SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS)
 from modelkit.errors import UnsupportedError, UsageError
-from modelkit.analysis.tf_summary import possible_inputs, possible_outputs
-from modelkit.ir import Graph, Model, Node, Value
+from modelkit.ir import Graph, Model, Node
 
 # Ops that only feed training, saving or summaries; they are cut away with the
 # subgraph the outputs need, so they never reach the converter.
@@ -77,13 +78,6 @@ class PreflightReport:
 def tensor_name(name: str) -> str:
     """`input` -> `input:0`; `x:1` stays."""
     return name if ":" in name else f"{name}:0"
-
-
-def node_name(name: str) -> str:
-    """`input:0` -> `input`; `^dep` -> `dep`."""
-    name = name.lstrip("^")
-    base, _, port = name.rpartition(":")
-    return base if base and port.isdigit() else name
 
 
 def _graph_tensor_names(graph: Graph) -> list[str]:
@@ -168,25 +162,6 @@ def inference_io(graph: Graph) -> tuple[list[str], list[str]]:
     used = set().union(*[f for _, f in chosen]) if chosen else set()
     ordered = [n.name for n in graph.nodes if n.name in used]
     return [tensor_name(name) for name in ordered], outputs
-
-
-def needed_nodes(graph: Graph, outputs: list[str], inputs: list[str]) -> list[Node]:
-    """Nodes the outputs depend on, stopping at the inputs, in graph order."""
-    by_name = {n.name: n for n in graph.nodes}
-    stop = {node_name(i) for i in inputs}
-    seen: set[str] = set()
-    todo = [node_name(o) for o in outputs]
-    while todo:
-        name = todo.pop()
-        if name in seen or name not in by_name:
-            continue
-        seen.add(name)
-        if name in stop:
-            continue
-        node = by_name[name]
-        todo.extend(v.producer.name for v in node.inputs if v is not None and v.producer)
-        todo.extend(node_name(c) for c in node.control_inputs)
-    return [n for n in graph.nodes if n.name in seen]
 
 
 def _dtype_name(value) -> str:
