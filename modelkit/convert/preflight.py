@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 
 from modelkit.analysis.tf_summary import (needed_nodes, node_name, possible_inputs,
                                           possible_outputs)
-from modelkit.convert.op_tables import (LEGACY_QUANTIZED_DTYPES, LEGACY_QUANTIZED_TF_OPS,
-                                        SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS)
+from modelkit.analysis.tf_ops import (SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS, VARIABLE_TF_OPS,
+                                      is_legacy_quantized, is_training_op)
 from modelkit.errors import UnsupportedError, UsageError
 from modelkit.ir import Graph, Model, Node
 
@@ -125,11 +125,7 @@ _TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam", "glo
 
 
 def _is_training_op(node: Node) -> bool:
-    op = node.op
-    return (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply",
-                           "Assign", "Save", "Restore", "MergeV2Checkpoints"))
-            or op in ("VarIsInitializedOp", "IsVariableInitialized", "ScalarSummary",
-                      "HistogramSummary", "MergeSummary"))
+    return is_training_op(node.op)
 
 
 def inference_io(graph: Graph) -> tuple[list[str], list[str]]:
@@ -169,14 +165,9 @@ def _dtype_name(value) -> str:
 
 
 def _is_legacy(node: Node) -> bool:
-    if node.op in LEGACY_QUANTIZED_TF_OPS:
-        return True
-    if node.op == "Dequantize":
-        t = node.attrs.get("T")
-        src = node.inputs[0] if node.inputs else None
-        names = {_dtype_name(t), _dtype_name(src.dtype if src is not None else None)}
-        return bool(names & LEGACY_QUANTIZED_DTYPES)
-    return False
+    src = node.inputs[0] if node.inputs else None
+    names = {_dtype_name(node.attrs.get("T")), _dtype_name(src.dtype if src is not None else None)}
+    return is_legacy_quantized(node.op, names)
 
 
 def _placeholder_shape(node: Node) -> tuple | None:
@@ -193,7 +184,7 @@ def _placeholder_shape(node: Node) -> tuple | None:
 
 
 # Variables of a checkpoint graph become constants when it is frozen.
-_FROZEN_AWAY = frozenset({"VariableV2", "Variable", "VarHandleOp", "ReadVariableOp"})
+_FROZEN_AWAY = VARIABLE_TF_OPS
 
 
 # Per kind of op TFLite lacks: the hint without and with the flag that keeps it.
