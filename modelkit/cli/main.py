@@ -65,7 +65,8 @@ def _register() -> None:
     """Import the command modules; each adds its command to `app`."""
     import importlib
 
-    for name in ("summarize", "convert", "browse"):
+    for name in ("summarize", "convert", "transform", "check", "fix", "run", "compare",
+                 "debug", "browse"):
         try:
             importlib.import_module(f"modelkit.cli.{name}")
         except ModuleNotFoundError as e:

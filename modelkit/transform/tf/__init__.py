@@ -1,0 +1,1 @@
+"""graph_transforms passes (and dequantize_legacy) on TensorFlow graphs."""

@@ -1,0 +1,1 @@
+"""Rewrites of TFLite models (IO types, buffers, names, quantization repairs)."""
