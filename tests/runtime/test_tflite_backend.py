@@ -1,0 +1,105 @@
+"""The TFLite backend against the LiteRT interpreter driven by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+from modelkit.errors import UnsupportedError, UsageError
+from modelkit.runtime import open_runtime
+from tests.conftest import ROOT, SAMPLES
+
+
+@pytest.fixture(scope="module")
+def digits():
+    data = np.load(SAMPLES / "digits_test.npz")
+    return data["x"][:40], data["y"][:40]
+
+
+def _by_hand(path, x):
+    """Quantize with the input's own parameters, invoke, dequantize the output."""
+    interp = Interpreter(model_path=str(path))
+    interp.allocate_tensors()
+    i = interp.get_input_details()[0]
+    o = interp.get_output_details()[0]
+    out = []
+    for sample in x:
+        scale, zp = i["quantization"]
+        q = np.clip(np.round(sample[None] / scale) + zp, *(np.iinfo(i["dtype"]).min,
+                                                          np.iinfo(i["dtype"]).max))
+        interp.set_tensor(i["index"], q.astype(i["dtype"]))
+        interp.invoke()
+        oscale, ozp = o["quantization"]
+        out.append(oscale * (interp.get_tensor(o["index"]).astype(np.float64) - ozp))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("name", ["digits_int8.tflite", "digits_uint8_legacy.tflite"])
+def test_quantized_io_matches_hand_quantization(name, digits):
+    x, _ = digits
+    rt = open_runtime(SAMPLES / name)
+    assert rt.inputs[0].is_quantized and rt.outputs[0].is_quantized
+    got = np.concatenate([rt.run([x[k:k + 1]])[rt.outputs[0].name] for k in range(len(x))])
+    np.testing.assert_allclose(got, _by_hand(SAMPLES / name, x), rtol=0, atol=1e-6)
+
+
+def test_raw_feeds_and_outputs_pass_through(digits):
+    x, _ = digits
+    rt = open_runtime(SAMPLES / "digits_int8.tflite")
+    q = rt.inputs[0].quant.quantize(x[:1], None)
+    raw = rt.run({"input": q}, quantize=False, dequantize=False)["output_0"]
+    assert raw.dtype == np.int8
+    np.testing.assert_array_equal(rt.outputs[0].quant.dequantize(raw),
+                                  rt.run({"input": x[:1]})["output_0"])
+
+
+def test_signature_names_and_batch_resize(digits):
+    x, _ = digits
+    rt = open_runtime(SAMPLES / "digits_float.tflite")
+    assert [s.name for s in rt.inputs] == ["input"] and rt.inputs[0].shape == (None, 8, 8, 1)
+    batch = rt.run({"input": x[:7]})["output_0"]
+    interp = Interpreter(model_path=str(SAMPLES / "digits_float.tflite"))
+    runner = interp.get_signature_runner("serving_default")
+    np.testing.assert_allclose(batch, runner(input=x[:7])["output_0"], rtol=1e-6, atol=1e-7)
+
+
+def test_intermediates_match_interpreter(digits):
+    x, _ = digits
+    rt = open_runtime(SAMPLES / "digits_int8.tflite", preserve_all_tensors=True)
+    rt.run([x[:1]])
+    interp = Interpreter(model_path=str(SAMPLES / "digits_int8.tflite"),
+                         experimental_preserve_all_tensors=True,
+                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp.allocate_tensors()
+    interp.set_tensor(0, rt.inputs[0].from_real(x[:1]))
+    interp.invoke()
+    details = rt.tensor_details()
+    assert len(details) == len(interp.get_tensor_details())
+    for d in details:
+        if d["dtype"] in (np.int8, np.float32) and d["shape"].size and d["index"] != 0:
+            np.testing.assert_array_equal(rt.tensor(d["index"]), interp.get_tensor(d["index"]))
+
+
+def test_custom_op_is_reported_by_name():
+    with pytest.raises(UnsupportedError, match="BesselI1e") as e:
+        open_runtime(ROOT / "tests/data/custom_ops.tflite")
+    assert e.value.ops == ["BesselI1e"]
+
+
+def test_bad_feeds_are_usage_errors(digits):
+    rt = open_runtime(SAMPLES / "digits_int8.tflite")
+    with pytest.raises(UsageError, match="no value for input"):
+        rt.run({"x": digits[0][:1]})
+    with pytest.raises(UsageError, match=r"takes shape \[\?,8,8,1\]"):
+        rt.run([np.zeros((1, 4, 4, 1), np.float32)])
+    with pytest.raises(UsageError, match="no signature 'nope'"):
+        open_runtime(SAMPLES / "digits_int8.tflite", signature="nope")
+
+
+def test_other_signature_of_multi_subgraph_model():
+    rt = open_runtime(SAMPLES / "control_flow.tflite", signature="gate")
+    x = np.arange(4, dtype=np.float32).reshape(rt.inputs[0].shape)
+    interp = Interpreter(model_path=str(SAMPLES / "control_flow.tflite"))
+    want = interp.get_signature_runner("gate")(x=x)["y"]
+    np.testing.assert_array_equal(rt.run({"x": x})["y"], want)
