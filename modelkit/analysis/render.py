@@ -124,7 +124,7 @@ def _tensor_table(facts: dict) -> list[str]:
                          _type(None, t["shape"])[1:],
                          str(t["bytes"] if t["bytes"] is not None else "?"),
                          "" if t["buffer"] is None else str(t["buffer"]),
-                         t["quantization"] + (" sparse" if t["sparse"] else "")])
+                         t["quantization_text"] + (" sparse" if t["sparse"] else "")])
         lines += _table(rows)
     return lines
 

@@ -16,7 +16,7 @@ from modelkit.analysis.units import human_count
 from modelkit.errors import UsageError
 from modelkit.ir import Graph, Model, QuantParams, Value
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 FORMAT_NAMES = {
     "tflite": "TFLite", "graphdef": "GraphDef", "savedmodel": "SavedModel",
@@ -45,6 +45,9 @@ def quant_facts(q: QuantParams | None, dtype) -> dict | None:
     if q is None:
         return None
     out = q.to_dict()
+    out["axis"] = q.axis
+    storage = q.storage or dtype
+    out["storage"] = str(storage) if storage is not None else None
     out["describe"] = q.describe().splitlines()
     if not q.per_channel and dtype is not None and dtype.bits == 8 and dtype.is_integer:
         mean, std = q.mean_std()
@@ -80,22 +83,29 @@ def value_facts(v: Value) -> dict:
     return {**_identity(v), "type": v.type_str(), "quantization": quant_facts(v.quant, v.dtype)}
 
 
+def quant_text(q: QuantParams | None) -> str:
+    """Short display form: `scale 0.00392157 zp -128`, `per-channel axis 0 (64 scales)`."""
+    if q is None:
+        return ""
+    if q.per_channel:
+        return f"per-channel axis {q.axis} ({q.num_channels} scales)"
+    return f"scale {float(q.scale[0]):.6g} zp {int(q.zero_point[0])}"
+
+
 def tensor_row(v: Value) -> dict:
-    """One row of the tensor table, like the interpreter's tensor dump."""
-    q = v.quant
-    qtext = ""
-    if q is not None:
-        if q.per_channel:
-            qtext = f"per-channel axis {q.axis} ({q.num_channels} scales)"
-        else:
-            qtext = f"scale {float(q.scale[0]):.6g} zp {int(q.zero_point[0])}"
+    """One row of the tensor table, like the interpreter's tensor dump.
+
+    `quantization` is the same object as on inputs and outputs (every channel's
+    scale and zero point at full precision); `quantization_text` is its short form.
+    """
     return {
         **_identity(v),
         "bytes": v.nbytes,
         "buffer": v.meta.get("buffer"),
         "const": v.data is not None,
         "variable": v.is_variable,
-        "quantization": qtext,
+        "quantization": quant_facts(v.quant, v.dtype),
+        "quantization_text": quant_text(v.quant),
         "sparse": "sparsity" in v.meta,
     }
 

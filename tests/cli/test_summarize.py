@@ -138,6 +138,33 @@ def test_tensors_table_matches_interpreter():
         [(d["index"], d["name"], d["shape"].tolist()) for d in details]
 
 
+@pytest.mark.parametrize("name", ["digits_int8.tflite", "digits_uint8_legacy.tflite",
+                                  "digits_int16x8.tflite", "digits_dynamic.tflite"])
+def test_tensor_rows_carry_quantization_to_the_last_bit(name):
+    """Every tensor row's scales and zero points equal the interpreter's, as float32."""
+    facts = summarize_json(name, "--tensors")
+    interp = interpreter(SAMPLES / name)
+    ours = {(t["graph"], t["index"]): t for t in facts["tensors"]}
+    per_channel = 0
+    for g in range(facts["graph_count"]):
+        for d in interp.get_tensor_details(subgraph_index=g):
+            row, qp = ours[(g, d["index"])], d["quantization_parameters"]
+            if not len(qp["scales"]):
+                assert row["quantization"] is None and row["quantization_text"] == ""
+                continue
+            q = row["quantization"]
+            assert np.array_equal(np.asarray(q["scale"], np.float32), qp["scales"])
+            assert np.array_equal(np.asarray(q["zero_point"]), qp["zero_points"])
+            assert q["quantized_dimension"] == qp["quantized_dimension"]
+            assert q["storage"] == np.dtype(d["dtype"]).name
+            if len(qp["scales"]) > 1:
+                per_channel += 1
+                assert q["per_channel"] and q["axis"] == qp["quantized_dimension"]
+                assert len(q["describe"]) == len(qp["scales"])
+    # The integer models carry per-channel weights (int8 conv/dense kernels, int32 biases).
+    assert per_channel > 0 or name == "digits_uint8_legacy.tflite"
+
+
 def test_text_output_names_io_and_feed():
     res = run_cli("summarize", "samples/digits_int8.tflite", "--tensors")
     assert res.returncode == 0, res.stderr
