@@ -69,8 +69,12 @@ def render_summary(facts: dict) -> str:
     head.append(["Parameters", f"{p['count']:,} ({p['human']}), {human_bytes(p['bytes'])}"])
     for dtype, entry in p["by_dtype"].items():
         head.append(["", f"{dtype}: {entry['count']:,} in {human_bytes(entry['bytes'])}"])
+    conv = meta.get("conversion_metadata")
+    if conv:
+        head.append(["Converted by", _conversion_line(conv)])
     head.append(["Graphs", str(facts["graph_count"])])
     lines += _table(head, indent="")
+    lines += _tflite_metadata_lines(meta)
     if "tf" in facts:
         # NOTE: the TF-family section lists inputs, outputs, signatures and op types the
         # way summarize_graph and saved_model_cli do; the generic lists would repeat them.
@@ -109,6 +113,94 @@ def render_summary(facts: dict) -> str:
         lines.append(f"Sparse tensors  {facts['sparse_tensors']}")
     lines += _tensor_table(facts)
     return "\n".join(lines) + "\n"
+
+
+def _conversion_line(conv: dict) -> str:
+    """`TensorFlow 2.21.0 (API v2) from TF_SAVED_MODEL; PTQ_FULL_INTEGER`."""
+    if "error" in conv:
+        return f"(unreadable: {conv['error']})"
+    env, opts = conv.get("environment") or {}, conv.get("options") or {}
+    text = f"TensorFlow {env.get('tensorflow_version', '?')}"
+    if env.get("api_version"):
+        text += f" (API v{env['api_version']})"
+    if env.get("model_type") not in (None, "NONE"):
+        text += f" from {env['model_type']}"
+    flags = list(opts.get("model_optimization_modes", ()))
+    flags += [k for k in ("allow_custom_ops", "enable_select_tf_ops", "force_select_tf_ops")
+              if opts.get(k)]
+    return text + ("; " + ", ".join(flags) if flags else "")
+
+
+def _numbers(values: list) -> str:
+    return "[" + ", ".join(f"{v:g}" for v in values) + "]"
+
+
+def _tensor_metadata_line(role: str, t: dict) -> list[str]:
+    """One tensor's metadata: content, normalization, range, files."""
+    parts = []
+    content = t.get("content") or {}
+    kind = content.get("content_properties_type")
+    if kind:
+        props = content.get("content_properties") or {}
+        kind = kind.removesuffix("Properties").lower()
+        if props.get("color_space"):
+            kind += f" {props['color_space']}"
+        if props.get("default_size"):
+            size = props["default_size"]
+            kind += f" {size.get('width', '?')}x{size.get('height', '?')}"
+        parts.append(kind)
+    for unit in t.get("process_units", ()):
+        opts = unit.get("options") or {}
+        if unit.get("options_type") == "NormalizationOptions":
+            parts.append(f"normalize (x - mean) / std, mean {_numbers(opts.get('mean', []))}"
+                         f" std {_numbers(opts.get('std', []))}")
+        elif unit.get("options_type"):
+            parts.append(unit["options_type"])
+    stats = t.get("stats") or {}
+    if "min" in stats or "max" in stats:
+        parts.append(f"range {_numbers(stats.get('min', []))}..{_numbers(stats.get('max', []))}")
+    files = [f.get("name", "?") for f in t.get("associated_files", ())]
+    if files:
+        parts.append("files " + ", ".join(files))
+    return [role, t.get("name") or "", "; ".join(parts)]
+
+
+def _tflite_metadata_lines(meta: dict) -> list[str]:
+    """The TFLite metadata (ModelMetadata) and associated files, or nothing."""
+    lines: list[str] = []
+    md = meta.get("tflite_metadata")
+    if md:
+        lines += ["", "TFLite metadata"]
+        if "error" in md:
+            lines.append(f"  (unreadable: {md['error']})")
+        else:
+            about = [(k.replace("_", " ").capitalize(), md[k]) for k in
+                     ("name", "description", "version", "author", "license",
+                      "min_parser_version") if md.get(k)]
+            if about:
+                lines += ["  " + line for line in _kv(about)]
+            for i, sg in enumerate(md.get("subgraph_metadata", ())):
+                rows = [_tensor_metadata_line(role, t) for key, role in
+                        (("input_tensor_metadata", "input"), ("output_tensor_metadata", "output"))
+                        for t in sg.get(key, ())]
+                if rows:
+                    if len(md["subgraph_metadata"]) > 1:
+                        lines.append(f"  Subgraph {i}")
+                    lines += _table(rows, indent="  ")
+    files = meta.get("associated_files")
+    if files:
+        lines += ["", f"Associated files ({len(files)})"]
+        rows = []
+        for f in files:
+            note = f.get("type", "")
+            if "labels" in f:
+                shown = ", ".join(f["labels"][:5]) + (", ..." if len(f["labels"]) > 5 else "")
+                note += f" {len(f['labels'])} label(s): {shown}"
+            rows.append([f["name"], human_bytes(f["size"]), note.strip()])
+        lines += _table(rows)
+    if meta.get("associated_files_error"):
+        lines += ["", f"Associated files: {meta['associated_files_error']}"]
+    return lines
 
 
 def _tensor_table(facts: dict) -> list[str]:

@@ -112,6 +112,9 @@ class _Reader:
         }
         if "min_runtime_version" in entries:
             metadata["min_runtime_version"] = entries["min_runtime_version"]
+        # NOTE: metadata flatbuffers and the zip of associated files (labels) decode here.
+        from modelkit.formats.tflite.metadata import attach
+        attach(metadata, self.buf, self.size, self.path)
         meta = {"operator_codes": opcodes, "has_identifier": has_id}
         legacy = root.numbers("metadata_buffer", "i")
         if legacy:
