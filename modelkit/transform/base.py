@@ -138,6 +138,7 @@ class TransformPass:
         doc: one line on what it does.
         needs_tf: the pass imports TensorFlow (e.g. to evaluate rare ops).
         open_params: the pass accepts parameters beyond `params` (TF passes some through).
+        example: a call with its required parameters, for error messages.
     """
 
     name: str
@@ -147,6 +148,7 @@ class TransformPass:
     doc: str
     needs_tf: bool = False
     open_params: bool = False
+    example: str = ""
 
     def validate(self, params: Params) -> None:
         """Refuse unknown and missing required parameters, naming the valid ones.
@@ -166,25 +168,42 @@ class TransformPass:
             if p is not None and len(values) > 1 and not p.repeated:
                 raise UsageError(f"{self.name} expects exactly one '{name}' argument")
         params.bool("ignore_errors")
-        for p in self.params:
-            if p.required and not params.has(p.name):
-                example = f"{self.name}({p.name}=...)"
-                raise UsageError(f"{self.name} expects a '{p.name}' argument, e.g. {example}")
+        missing = [p for p in self.params if p.required and not params.has(p.name)]
+        if missing:
+            # NOTE: worded as TF's own messages (remove_nodes, rename_op...).
+            required = [p for p in self.params if p.required]
+            if len(required) == 1 and required[0].repeated:
+                what = f"at least one '{required[0].name}' argument"
+            else:
+                what = "exactly one " + " and one ".join(f"'{p.name}'" for p in required) \
+                    + " argument"
+            example = self.example or (f"{self.name}("
+                                       + ", ".join(f"{p.name}=..." for p in required) + ")")
+            raise UsageError(f"{self.name} expects {what}, e.g. {example}")
 
 
 _REGISTRY: dict[str, TransformPass] = {}
 
 
 def register(name: str, *, domain: str = "tf", params: Iterable[Param] = (), doc: str = "",
-             needs_tf: bool = False, open_params: bool = False) -> Callable[[PassFn], PassFn]:
-    """Register the decorated function as pass `name`."""
+             needs_tf: bool = False, open_params: bool = False,
+             example: str = "") -> Callable[[PassFn], PassFn]:
+    """Register the decorated function as pass `name`.
+
+    Args:
+        domain: `tf` or `tflite`: the models the pass works on.
+        params: its documented parameters (others are refused unless open_params).
+        doc: one line for `--list` (default: the docstring's first line).
+        needs_tf: the pass imports TensorFlow.
+        example: a call showing the required parameters, for error messages.
+    """
 
     def deco(fn: PassFn) -> PassFn:
         if name in _REGISTRY:
             raise ValueError(f"pass {name!r} registered twice")
         _REGISTRY[name] = TransformPass(name, fn, domain, tuple(params),
                                         doc or (fn.__doc__ or "").strip().split("\n")[0],
-                                        needs_tf, open_params)
+                                        needs_tf, open_params, example)
         return fn
 
     return deco
