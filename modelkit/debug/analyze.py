@@ -1,0 +1,338 @@
+"""Per-layer quantization error of a quantized TFLite model against its float model.
+
+`analyze` runs, sample by sample (batch of one, as TF's debugger does):
+
+- the float TFLite model, keeping every tensor;
+- the quantized model, keeping every tensor (accumulated error of each layer);
+- the quantized model cut by `isolate_ops`, every op fed the float model's values
+  of its inputs, quantized (each layer's local error);
+- optionally the debug-mode model with NumericVerify ops, whose outputs are TF's
+  QuantizationDebugger statistics (the float op fed the previous quantized
+  layer's dequantized output).
+
+Layers are the quantized tensors written by ops other than QUANTIZE/DEQUANTIZE in
+the main graph, the set TF's debugger reports. Tensors are matched to the float
+model by name, then by position (the n-th op of the same type and output shape).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from modelkit.debug.isolate import isolate_ops
+from modelkit.debug.stats import LayerAccumulator, tf_tensor_name
+from modelkit.errors import UsageError
+from modelkit.ir import Model, Node, Value
+
+_INT_STORAGE = ("int8", "uint8", "int16")
+_QDQ = ("QUANTIZE", "DEQUANTIZE")
+
+
+@dataclass
+class Layer:
+    """One quantized tensor of the quantized model and what was measured on it."""
+
+    node: int
+    node_name: str
+    op_name: str
+    tensor_idx: int
+    tensor_name: str
+    scale: float
+    zero_point: int
+    float_tensor: str | None = None
+    match: str = ""  # "name", "position" or "" (no float counterpart)
+    stats: dict = field(default_factory=dict)
+    rank: int = 0
+
+    def to_dict(self) -> dict:
+        """The layer row of the `--json` report (the overlay contract)."""
+        s = self.stats
+        return {
+            "graph": 0, "node": self.node, "node_name": self.node_name,
+            "op_name": self.op_name, "tensor_idx": self.tensor_idx,
+            "tensor_name": self.tensor_name,
+            "num_elements": s.get("num_elements"), "stddev": s.get("stddev"),
+            "mean_error": s.get("mean_error"), "max_abs_error": s.get("max_abs_error"),
+            "mean_squared_error": s.get("mean_squared_error"),
+            "scale": self.scale, "zero_point": self.zero_point,
+            "rmse_scale": s.get("rmse_scale"),
+            "accumulated_rmse": s.get("accumulated_rmse"),
+            "local_rmse": s.get("local_rmse"), "sqnr_db": s.get("sqnr_db"),
+            "cosine": s.get("cosine"), "rank": self.rank,
+            "local_sqnr_db": s.get("local_sqnr_db"),
+            "float_tensor_name": self.float_tensor, "match": self.match or None,
+        }
+
+
+def _load_ir(content: bytes, workdir: Path, name: str) -> tuple[Model, Path]:
+    from modelkit.formats.tflite import load as load_tflite
+
+    path = workdir / name
+    path.write_bytes(content)
+    return load_tflite(path), path
+
+
+def quantized_layers(model: Model) -> list[tuple[Node, Value]]:
+    """(op, output) for every quantized tensor an op other than QUANTIZE/DEQUANTIZE writes."""
+    out = []
+    for node in model.graphs[0].nodes:
+        if node.op in _QDQ:
+            continue
+        for v in node.outputs:
+            if v.quant is not None and v.dtype is not None and v.dtype.value in _INT_STORAGE \
+                    and v.quant.scale.size >= 1 and float(v.quant.scale[0]) > 0:
+                out.append((node, v))
+    return out
+
+
+def match_tensors(quant: Model, float_model: Model) -> dict[int, tuple[Value, str]]:
+    """Quantized tensor index -> (float model Value, "name" | "position").
+
+    Covers op outputs (by name, then the n-th op of the same type with the same
+    output shape) and graph inputs (by position).
+    """
+    qg, fg = quant.graphs[0], float_model.graphs[0]
+    f_by_name = {}
+    for node in fg.nodes:
+        for v in node.outputs:
+            f_by_name.setdefault(v.name, v)
+    for v in fg.inputs:
+        f_by_name.setdefault(v.name, v)
+    found: dict[int, tuple[Value, str]] = {}
+    for qi, fi in zip(qg.inputs, fg.inputs):
+        if qi.index is not None:
+            found[qi.index] = (fi, "position")
+    by_type: dict[str, list[Node]] = {}
+    for node in fg.nodes:
+        by_type.setdefault(node.op, []).append(node)
+    seen: dict[str, int] = {}
+    for node in qg.nodes:
+        if node.op in _QDQ:
+            continue
+        ordinal = seen.get(node.op, 0)
+        seen[node.op] = ordinal + 1
+        candidates = by_type.get(node.op, [])
+        for k, v in enumerate(node.outputs):
+            if v.index is None:
+                continue
+            f = f_by_name.get(v.name)
+            if f is not None:
+                found[v.index] = (f, "name")
+                continue
+            if ordinal < len(candidates) and k < len(candidates[ordinal].outputs):
+                fv = candidates[ordinal].outputs[k]
+                if fv.shape == v.shape:
+                    found[v.index] = (fv, "position")
+    # QUANTIZE/DEQUANTIZE outputs stand for the same values as their inputs.
+    for node in qg.nodes:
+        if node.op in _QDQ and node.inputs and node.inputs[0] is not None:
+            src = node.inputs[0]
+            if src.index in found:
+                for v in node.outputs:
+                    if v.index is not None and v.index not in found:
+                        found[v.index] = found[src.index]
+    return found
+
+
+@dataclass
+class Analysis:
+    """What `analyze` measured."""
+
+    layers: list[Layer]
+    samples: int
+    float_outputs: list[np.ndarray]
+    quant_outputs: list[np.ndarray]
+
+
+def analyze(float_bytes: bytes, quant_bytes: bytes,
+            samples: Callable[[], Iterable[Sequence[np.ndarray]]], *,
+            debug_bytes: bytes | None = None, progress=None,
+            count: int = 0) -> Analysis:
+    """Measure every quantized layer of `quant_bytes` against `float_bytes`.
+
+    Args:
+        float_bytes: the float TFLite model.
+        quant_bytes: the quantized TFLite model made from it.
+        samples: a factory of iterables of per-input float arrays (batch of one), in
+            the float model's input order.
+        debug_bytes: the debug-mode model (NumericVerify ops), when there is one; its
+            NumericVerify outputs give the TF statistics, else the local error does.
+        progress: a modelkit Progress for a per-sample bar.
+        count: number of samples (for the bar).
+
+    Raises:
+        UsageError: the models' inputs do not pair up.
+    """
+    from modelkit.runtime import open_runtime
+
+    with tempfile.TemporaryDirectory(prefix="modelkit-debug-") as work:
+        workdir = Path(work)
+        fmodel, _ = _load_ir(float_bytes, workdir, "float.tflite")
+        qmodel, _ = _load_ir(quant_bytes, workdir, "quant.tflite")
+        matches = match_tensors(qmodel, fmodel)
+        layers_q = quantized_layers(qmodel)
+        cut_model, _ = _load_ir(quant_bytes, workdir, "cut_src.tflite")
+        cut_inputs = isolate_ops(cut_model)
+        from modelkit.formats.tflite import save as save_tflite
+
+        cut_path = workdir / "cut.tflite"
+        save_tflite(cut_model, cut_path)
+
+        f_rt = open_runtime(workdir / "float.tflite", preserve_all_tensors=True)
+        q_rt = open_runtime(workdir / "quant.tflite", preserve_all_tensors=True)
+        c_rt = open_runtime(cut_path, preserve_all_tensors=True)
+        d_rt = open_runtime(debug_bytes, preserve_all_tensors=True) \
+            if debug_bytes is not None else None
+        if len(f_rt.inputs) != len(q_rt.inputs):
+            raise UsageError(f"the float model has {len(f_rt.inputs)} inputs, the quantized "
+                             f"model {len(q_rt.inputs)}: not the same model")
+        q_order = _pair_inputs(f_rt.inputs, q_rt.inputs)
+
+        q_values = {v.index: v for v in qmodel.graphs[0].values if v.index is not None}
+        accs: dict[int, LayerAccumulator] = {}
+        layers: list[Layer] = []
+        for node, v in layers_q:
+            layer = Layer(node=int(node.index or 0), node_name=node.name, op_name=node.op,
+                          tensor_idx=int(v.index or 0), tensor_name=v.name,
+                          scale=float(v.quant.scale[0]),  # type: ignore[union-attr]
+                          zero_point=int(v.quant.zero_point[0]))  # type: ignore[union-attr]
+            m = matches.get(layer.tensor_idx)
+            if m is not None:
+                layer.float_tensor, layer.match = m[0].name, m[1]
+            layers.append(layer)
+            accs[layer.tensor_idx] = LayerAccumulator(layer.scale)
+
+        # Which layers have every fed input matched (a true local error).
+        cut_by_node: dict[int, list] = {}
+        for ci in cut_inputs:
+            node_index = int(ci.name.rsplit("@", 1)[1].split(":")[0])
+            cut_by_node.setdefault(node_index, []).append(ci)
+        local_ok = {layer.tensor_idx: all(ci.source_index in matches
+                                          for ci in cut_by_node.get(layer.node, []))
+                    for layer in layers}
+        c_specs = {s.name: s for s in c_rt.inputs}
+        c_out_index = {v.name: v.index for v in cut_model.graphs[0].outputs}
+        nv = _numeric_verify_ops(d_rt) if d_rt is not None else []
+        by_tf_name = {layer.tensor_name: layer for layer in layers}
+
+        float_outs: list[np.ndarray] = []
+        quant_outs: list[np.ndarray] = []
+        n = 0
+        counter = progress.counter("measuring layers", count) if progress else None
+        step = counter.__enter__() if counter else (lambda: None)
+        try:
+            for sample in samples():
+                feeds = [np.asarray(x) for x in sample]
+                f_out = f_rt.run(feeds)
+                q_out = q_rt.run([feeds[i] for i in q_order])
+                float_outs.append(np.asarray(next(iter(f_out.values()))))
+                quant_outs.append(np.asarray(next(iter(q_out.values()))))
+                fvals: dict[str, np.ndarray] = {}
+
+                def float_value(fv: Value) -> np.ndarray:
+                    got = fvals.get(fv.name)
+                    if got is None:
+                        got = fvals[fv.name] = _real(f_rt.tensor(int(fv.index)), fv)
+                    return got
+
+                # Accumulated error.
+                for layer in layers:
+                    m = matches.get(layer.tensor_idx)
+                    if m is None:
+                        continue
+                    qv = q_values[layer.tensor_idx]
+                    accs[layer.tensor_idx].add_accumulated(
+                        float_value(m[0]), _real(q_rt.tensor(layer.tensor_idx), qv))
+                # Local error: every op fed the float model's inputs.
+                cut_feeds = []
+                for ci in cut_inputs:
+                    spec = c_specs[ci.name]
+                    m = matches.get(ci.source_index)
+                    if m is not None:
+                        value = float_value(m[0])
+                        cut_feeds.append(spec.from_real(value.astype(np.float32))
+                                         if spec.is_quantized else value.astype(spec.dtype))
+                    else:
+                        cut_feeds.append(q_rt.tensor(ci.source_index))
+                c_rt.run(cut_feeds, quantize=False, dequantize=False)
+                for layer in layers:
+                    m = matches.get(layer.tensor_idx)
+                    if m is None or not local_ok[layer.tensor_idx]:
+                        continue
+                    qv = q_values[layer.tensor_idx]
+                    local = _real(c_rt.tensor(int(c_out_index[qv.name])), qv)
+                    accs[layer.tensor_idx].add_local(float_value(m[0]), local)
+                    if d_rt is None:
+                        accs[layer.tensor_idx].add_diffs(local - float_value(m[0]))
+                # TF's statistics from the debug model.
+                if d_rt is not None:
+                    d_rt.run(feeds)
+                    for nv_name, out_index in nv:
+                        layer = by_tf_name.get(tf_tensor_name(nv_name))
+                        if layer is not None:
+                            accs[layer.tensor_idx].add_diffs(d_rt.tensor(out_index))
+                n += 1
+                step()
+        finally:
+            if counter:
+                counter.__exit__(None, None, None)
+        for layer in layers:
+            stats = accs[layer.tensor_idx].result()
+            layer.stats = stats
+        rank_layers(layers)
+        for rt in (f_rt, q_rt, c_rt, d_rt):
+            if rt is not None:
+                rt.close()
+        return Analysis(layers, n, float_outs, quant_outs)
+
+
+def rank_layers(layers: list[Layer]) -> None:
+    """Rank 1 = worst: lowest local SQNR, then highest rmse/scale, then highest
+    accumulated error. Layers without a local measurement follow."""
+    def key(layer: Layer):
+        s = layer.stats
+        local = s.get("local_sqnr_db")
+        step = s.get("rmse_scale")
+        acc = s.get("accumulated_rmse")
+        return (local is None, local if local is not None else 0.0,
+                -(step if step is not None else -1.0), -(acc if acc is not None else -1.0))
+
+    for rank, layer in enumerate(sorted(layers, key=key), start=1):
+        layer.rank = rank
+
+
+def _real(raw: np.ndarray, v: Value) -> np.ndarray:
+    """Float values of a tensor of the model `v` belongs to."""
+    if v.quant is not None and v.dtype is not None and v.dtype.value in _INT_STORAGE:
+        return v.quant.dequantize(raw)
+    return np.asarray(raw, dtype=np.float32)
+
+
+def _pair_inputs(float_inputs, quant_inputs) -> list[int]:
+    """For each quantized model input, the position of the float model input it takes."""
+    from modelkit.runtime import match_key
+
+    names = [match_key(s.name) for s in float_inputs]
+    order = []
+    for pos, spec in enumerate(quant_inputs):
+        key = match_key(spec.name)
+        order.append(names.index(key) if key in names else pos)
+    if sorted(order) != list(range(len(quant_inputs))):
+        order = list(range(len(quant_inputs)))
+    return order
+
+
+def _numeric_verify_ops(rt) -> list[tuple[str, int]]:
+    """(NumericVerify output name, its tensor index) in op order."""
+    interp = rt.interpreter
+    out = []
+    for op in interp._get_ops_details():  # noqa: SLF001 (as TF's debugger reads them)
+        if op["op_name"] == "NumericVerify":
+            index = int(op["outputs"][0])
+            out.append((interp._get_tensor_details(index, 0)["name"], index))  # noqa: SLF001
+    return out
