@@ -81,8 +81,17 @@ class TFTensorData(TensorData):
         return 0 if n is None else n
 
     def numpy(self) -> np.ndarray:
+        """The values as an array of the tensor's shape.
+
+        Raises:
+            ModelReadError: the stored values do not fit the dtype or shape.
+        """
         if self._array is None:
-            self._array = _tensor_values(self)
+            try:
+                self._array = _tensor_values(self)
+            except ValueError as e:
+                from modelkit.errors import ModelReadError
+                raise ModelReadError(f"corrupt constant tensor data ({e})") from None
             self._array.setflags(write=False)
         return self._array
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,31 @@ def _text(v: Any) -> str:
     return v.decode("utf-8") if isinstance(v, bytes) else str(v)
 
 
+def _attr(obj, name: str, default: Any = None) -> Any:
+    """An attribute's value, after checking that its stated size fits in the file.
+
+    Raises:
+        ModelReadError: the attribute claims more bytes than the whole file holds
+            (its size field lies), so reading it would only allocate memory.
+    """
+    import h5py
+
+    if name not in obj.attrs:
+        return default
+    aid = h5py.h5a.open(obj.id, name.encode())
+    elements = aid.get_space().get_simple_extent_npoints()
+    size = obj.file.id.get_filesize()
+    if elements * aid.get_type().get_size() > size:
+        raise ModelReadError(f"attribute {name!r} of {obj.name} claims {elements} elements, "
+                             f"more than the {size}-byte file can hold; the file is corrupt",
+                             obj.file.filename)
+    return obj.attrs[name]
+
+
 def _json_attr(h5, name: str, where: str) -> Any:
     if name not in h5.attrs:
         return None
-    raw = _text(h5.attrs[name])
+    raw = _text(_attr(h5, name))
     try:
         return json.loads(raw)
     except json.JSONDecodeError as e:
@@ -65,7 +87,7 @@ def _json_attr(h5, name: str, where: str) -> Any:
 def _names_attr(group, name: str) -> list[str]:
     if name not in group.attrs:
         return []
-    return [_text(x) for x in list(group.attrs[name])]
+    return [_text(x) for x in list(_attr(group, name))]
 
 
 def _dtype_name(cfg_dtype: Any) -> str | None:
@@ -250,23 +272,55 @@ class _H5Reader:
         self.path = path
 
     def lazy(self, dataset) -> LazyData:
+        """A LazyData for `dataset`, read from the file on first use.
+
+        Raises:
+            ModelReadError: the dataset claims more data than the file can hold.
+        """
         import numpy as np
         name = dataset.name
         path = self.path
+        nbytes = int(dataset.size * dataset.dtype.itemsize)
+        _check_dataset_size(dataset, nbytes, str(path))
 
         def load():
             import h5py
             try:
                 with h5py.File(path, "r") as f:
                     return np.asarray(f[name][()])
-            except (OSError, RuntimeError, KeyError) as e:
-                raise ModelReadError(f"cannot read weight {name}: {e}", str(path)) from None
+            except (OSError, RuntimeError, KeyError, ValueError) as e:
+                raise ModelReadError(f"cannot read weight {name}: {_first_line(e)}",
+                                     str(path)) from None
         try:
             dtype = DType.from_numpy(dataset.dtype)
         except ValueError:
             dtype = DType.FLOAT32
-        return LazyData(load, dtype, tuple(dataset.shape),
-                        nbytes=int(dataset.size * dataset.dtype.itemsize))
+        return LazyData(load, dtype, tuple(dataset.shape), nbytes=nbytes)
+
+
+# At most this many bytes of data per byte of file for a compressed dataset (gzip
+# peaks near 1000:1 on constant data).
+_MAX_COMPRESSION_RATIO = 1032
+
+
+def _check_dataset_size(dataset, nbytes: int, where: str) -> None:
+    """Reject a dataset whose shape claims more data than the file can hold.
+
+    Raises:
+        ModelReadError: uncompressed data larger than the file, or compressed data
+            beyond any real compression ratio.
+    """
+    size = dataset.file.id.get_filesize()
+    filtered = dataset.id.get_create_plist().get_nfilters() > 0
+    limit = size * _MAX_COMPRESSION_RATIO if filtered else size
+    if nbytes > limit:
+        raise ModelReadError(f"dataset {dataset.name} claims {nbytes} bytes of data, more "
+                             f"than the {size}-byte file can hold; the file is corrupt", where)
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return text.splitlines()[0][:120] if text else type(e).__name__
 
 
 def _weights(group, reader: _H5Reader, layer: str, trainable: bool) -> list[Value]:
@@ -305,8 +359,14 @@ def _optimizer_weights(h5) -> list[dict]:
     return found
 
 
-# Seconds the HDF5 library may take to walk a file's metadata before it is taken as corrupt.
-PROBE_TIMEOUT = 30.0
+# CPU seconds the HDF5 library may take to walk a file's metadata: a base, plus one
+# second per this many bytes of file; a walk beyond that is taken as a corrupt file
+# that loops the library. (Walking the metadata of a real model takes milliseconds.)
+PROBE_CPU_BASE = 0.75
+PROBE_BYTES_PER_CPU_SECOND = 16 << 20
+# Memory the walk may add to the process: a base plus a multiple of the file size.
+PROBE_MEMORY_BASE = 256 << 20
+PROBE_MEMORY_PER_BYTE = 4
 
 
 def load(path: str | os.PathLike, **options) -> Model:
@@ -323,50 +383,143 @@ def load(path: str | os.PathLike, **options) -> Model:
     return _load_here(p)
 
 
+def probe_budget(size: int) -> tuple[float, float, int]:
+    """(CPU seconds, wall seconds, extra bytes of memory) the metadata walk of a
+    `size`-byte file may take."""
+    cpu = PROBE_CPU_BASE + size / PROBE_BYTES_PER_CPU_SECOND
+    return cpu, 5.0 + 4.0 * cpu, PROBE_MEMORY_BASE + PROBE_MEMORY_PER_BYTE * size
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ask the kernel to kill this (forked) process when its parent dies (Linux)."""
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    # NOTE: the parent may have died before prctl; then this process was re-parented.
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _limit_child(size: int) -> None:
+    """CPU and address-space limits for the walk in the child process."""
+    import math
+    import resource
+    import signal
+
+    cpu, _, memory = probe_budget(size)
+    # NOTE: SIGPROF's default action ends the process, even while the HDF5 library
+    # holds the GIL; RLIMIT_CPU (whole seconds) is the backstop.
+    signal.signal(signal.SIGPROF, signal.SIG_DFL)
+    signal.setitimer(signal.ITIMER_PROF, cpu)
+    whole = math.ceil(cpu) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (whole, whole + 1))
+    try:
+        with open("/proc/self/status") as f:
+            vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+    except (OSError, StopIteration):
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    want = vm + memory
+    if hard != resource.RLIM_INFINITY:
+        want = min(want, hard)
+    if soft == resource.RLIM_INFINITY or want < soft:
+        resource.setrlimit(resource.RLIMIT_AS, (want, hard))
+
+
 def _probe_in_child(p: Path) -> None:
-    """Walk the file once in a forked child first.
+    """Walk the file once in a forked child first, within CPU, memory and time limits.
 
     Some corrupt files send the HDF5 C library into an endless loop that holds the
-    GIL, so nothing in this process could stop it; a child can be killed. The child
-    only reports that it finished; the parent then reads the file itself (HDF5 reads
-    the same bytes the same way), so errors surface here as usual.
+    GIL, or make it allocate what a size field claims; nothing in this process could
+    stop either, but a child can be limited and killed. The child dies with this
+    process (a supervisor's SIGTERM or SIGKILL leaves no orphan). It reports
+    whether the walk succeeded; on success this process reads the file itself (the
+    same bytes, the same way), on a read error it raises the child's message.
 
     Raises:
-        ModelReadError: the walk did not finish in PROBE_TIMEOUT seconds, or crashed.
+        ModelReadError: the walk failed, took more CPU time or memory than the
+            file's size allows, or crashed.
     """
     import select
     import signal
 
     import h5py  # noqa: F401  NOTE: imported before the fork, so the child needs no import lock
 
-    timeout = PROBE_TIMEOUT
+    try:
+        size = p.stat().st_size
+    except OSError as e:
+        raise ModelReadError(f"cannot read: {e.strerror}", str(p)) from None
+    cpu, wall, _ = probe_budget(size)
+    parent = os.getpid()
     read_end, write_end = os.pipe()
     pid = os.fork()
-    if pid == 0:  # the child: walk, then leave without running any exit handlers
-        os.close(read_end)
+    if pid == 0:  # the child: walk, report, then leave without running any exit handlers
         code = 0
         try:
-            _load_here(p)
-        except ModelReadError:
-            pass
+            os.close(read_end)
+            _die_with_parent(parent)
+            _limit_child(size)
+            try:
+                _load_here(p)
+                message = b""
+            except ModelReadError as e:
+                message = b"E" + e.message.encode("utf-8", "replace")[:4000]
+            except MemoryError:
+                message = b"M"
+            os.write(write_end, message)
         except BaseException:  # NOTE: the parent's own read raises it again, with a traceback.
             code = 1
         os._exit(code)
     os.close(write_end)
+    reaped = False
+    chunks: list[bytes] = []
     try:
-        # NOTE: the pipe reaches end-of-file when the child exits, however it exits.
-        finished = select.select([read_end], [], [], timeout)[0]
+        deadline = time.monotonic() + wall
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([read_end], [], [], left)[0]:
+                raise ModelReadError(f"reading the HDF5 metadata did not finish in "
+                                     f"{wall:.0f} s; the file is probably corrupt", str(p))
+            chunk = os.read(read_end, 65536)
+            if not chunk:  # NOTE: end-of-file: the child exited, however it exited.
+                break
+            chunks.append(chunk)
+        _, status = os.waitpid(pid, 0)
+        reaped = True
     finally:
         os.close(read_end)
-    if not finished:
-        os.kill(pid, signal.SIGKILL)
-        os.waitpid(pid, 0)
-        raise ModelReadError(f"reading the HDF5 metadata did not finish in {timeout:.0f} s; "
-                             "the file is probably corrupt", str(p))
-    _, status = os.waitpid(pid, 0)
+        if not reaped:
+            # NOTE: every way out (timeout, Ctrl-C, an error here) ends the child.
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+    message = b"".join(chunks)
+    if message.startswith(b"E"):
+        raise ModelReadError(message[1:].decode("utf-8", "replace"), str(p))
+    if message == b"M":
+        raise ModelReadError(f"the HDF5 metadata asks for more memory than a "
+                             f"{_human_bytes(size)} file can need; the file is corrupt", str(p))
     if os.WIFSIGNALED(status):
-        raise ModelReadError(f"the HDF5 library crashed reading it (signal "
-                             f"{os.WTERMSIG(status)}); the file is probably corrupt", str(p))
+        sig = os.WTERMSIG(status)
+        if sig in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL):
+            raise ModelReadError(f"reading the HDF5 metadata took over {cpu:.2g} s of CPU "
+                                 f"time, "
+                                 f"far more than a {_human_bytes(size)} file needs; the file "
+                                 "is corrupt (it loops the HDF5 library)", str(p))
+        raise ModelReadError(f"the HDF5 library crashed reading it (signal {sig}); the file "
+                             "is probably corrupt", str(p))
+
+
+def _human_bytes(n: int) -> str:
+    for unit, step in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if n >= step:
+            return f"{n / step:.0f} {unit}"
+    return f"{n} bytes"
 
 
 def _load_here(p: Path) -> Model:
@@ -395,8 +548,8 @@ def _load_open(h5, p: Path) -> Model:
     reader = _H5Reader(p)
     config = _json_attr(h5, "model_config", where)
     metadata: dict[str, Any] = {
-        "keras_version": _text(h5.attrs.get("keras_version", "")) or None,
-        "backend": _text(h5.attrs.get("backend", "")) or None,
+        "keras_version": _text(_attr(h5, "keras_version", "")) or None,
+        "backend": _text(_attr(h5, "backend", "")) or None,
     }
     training = _json_attr(h5, "training_config", where)
     metadata["training_config"] = training
@@ -417,7 +570,7 @@ def _load_open(h5, p: Path) -> Model:
     metadata["weights_only"] = False
     if weights_group is not None:
         metadata.setdefault("keras_version",
-                            _text(weights_group.attrs.get("keras_version", "")) or None)
+                            _text(_attr(weights_group, "keras_version", "")) or None)
     graph = _build_graph(config, weights_group, reader, where)
     metadata["model_class"] = config.get("class_name")
     return Model("keras_h5", where, [graph], metadata=metadata)

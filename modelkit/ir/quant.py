@@ -100,6 +100,12 @@ class QuantParams:
     def representable_range(self) -> tuple[np.ndarray, np.ndarray]:
         """Smallest and largest real value the stored type can express, per channel."""
         storage = self.storage or DType.INT8
+        if not storage.is_integer:
+            # NOTE: quantization params on a non-integer tensor (a corrupt or odd
+            # file) bound nothing.
+            import numpy as np
+            inf = np.full(self.scale.shape, np.inf)
+            return -inf, inf
         lo, hi = storage.integer_range()
         return self.scale * (lo - self.zero_point), self.scale * (hi - self.zero_point)
 

@@ -123,11 +123,12 @@ class BufferData(TensorData):
         if np_dtype is None or np_dtype == np.dtype(object):
             raise ValueError(f"{self.dtype} data has no fixed-size numpy form")
         count = self.length // np_dtype.itemsize
+        flat = raw[: count * np_dtype.itemsize].view(np_dtype)
         if count != self.size:
             # NOTE: shapes with unknown dims, or a buffer of another size than the
             # shape says; give the flat data rather than guess a shape.
-            return raw[: count * np_dtype.itemsize].view(np_dtype)
-        return raw.view(np_dtype).reshape(self.shape)
+            return flat
+        return flat.reshape(self.shape)
 
 
 class LazyData(TensorData):

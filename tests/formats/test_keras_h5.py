@@ -166,3 +166,123 @@ def test_bad_files(tmp_path, kind):
         modelkit.load(path)
     assert err.value.exit_code == ExitCode.UNREADABLE
     assert str(path) in str(err.value) and "\n" not in str(err.value)
+
+
+# ----------------------------------------------------------------------------- corrupt files
+
+DATA = ROOT / "tests" / "data"
+LOOP = DATA / "hdf5_endless_loop.h5"
+LYING = DATA / "hdf5_lying_string_length.h5"
+
+
+def _cli(path: Path) -> tuple[subprocess.CompletedProcess, float, int]:
+    """`modelkit summarize path` as a process: result, wall seconds, and the peak RSS
+    in MB of the process or any child it waited for (the kernel's accounting)."""
+    import os
+    import time
+
+    from tests.conftest import MODELKIT
+
+    start = time.monotonic()
+    proc = subprocess.Popen([MODELKIT, "summarize", str(path)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.monotonic() - start
+    out, err = proc.stdout.read(), proc.stderr.read()
+    proc.stdout.close()
+    proc.stderr.close()
+    code = os.waitstatus_to_exitcode(status)
+    return subprocess.CompletedProcess(proc.args, code, out, err), wall, usage.ru_maxrss // 1024
+
+
+def test_file_that_loops_the_hdf5_library_is_answered_quickly():
+    """The HDF5 library never returns from this file's root attribute (checked here with
+    h5py itself, stopped after 3 s); modelkit stops the walk when it has used more
+    CPU time than a file of that size can need."""
+    with pytest.raises(subprocess.TimeoutExpired):
+        subprocess.run([sys.executable, "-c", "import h5py, sys; "
+                        "h5py.File(sys.argv[1], 'r').attrs['model_config']", str(LOOP)],
+                       timeout=3, capture_output=True)
+    cpu, _, _ = keras_h5.probe_budget(LOOP.stat().st_size)
+    assert cpu < 1.0
+    res, wall, _ = _cli(LOOP)
+    assert res.returncode == ExitCode.UNREADABLE
+    assert res.stderr.count("\n") == 1 and str(LOOP) in res.stderr
+    assert "CPU time" in res.stderr and "loops the HDF5 library" in res.stderr
+    assert wall < 10  # NOTE: about 1.3 s on an idle machine; generous for a busy one
+
+
+def test_lying_string_length_is_refused_without_the_memory():
+    """One flipped bit in a vlen string's stated length: h5py would allocate 2 GB for a
+    110 KB file. The walk's memory is bounded by the file's size."""
+    sample = (SAMPLES / "digits_keras.h5").read_bytes()
+    bad = LYING.read_bytes()
+    assert len(bad) == len(sample)
+    assert sum(a != b for a, b in zip(sample, bad)) == 1
+    res, _, peak = _cli(LYING)
+    assert res.returncode == ExitCode.UNREADABLE and res.stderr.count("\n") == 1
+    budget = keras_h5.probe_budget(LYING.stat().st_size)[2] >> 20
+    assert peak < 200 + budget
+
+
+def test_dataset_claiming_more_than_the_file_is_refused(tmp_path):
+    """An unwritten dataset takes no space in the file, but reading it would make
+    (here) 4 GB of fill values; h5py agrees about the size it claims."""
+    path = tmp_path / "huge.h5"
+    with h5py.File(path, "w") as f:
+        f.attrs["layer_names"] = ["d"]
+        g = f.create_group("d")
+        g.attrs["weight_names"] = ["d/kernel"]
+        g.create_dataset("d/kernel", shape=(1 << 30,), dtype="float32")
+    with h5py.File(path, "r") as f:
+        assert f["d/d/kernel"].size * 4 > 1000 * path.stat().st_size
+    with pytest.raises(ModelReadError, match="claims 4294967296 bytes of data, more than"):
+        keras_h5.load(path)
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(c) for c in f.read().split()]
+    except OSError:
+        return []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", ["SIGKILL", "SIGTERM"])
+def test_reader_child_dies_with_its_parent(sig):
+    """A supervisor that kills the reading process (a CI step's timeout) leaves no
+    HDF5 reader spinning behind it."""
+    import os
+    import signal
+    import time
+
+    code = ("import sys; from modelkit.formats import keras_h5; "
+            "keras_h5.PROBE_CPU_BASE = 60; keras_h5.load(sys.argv[1])")
+    proc = subprocess.Popen([sys.executable, "-c", code, str(LOOP)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not _children(proc.pid):
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.02)
+        child = _children(proc.pid)[0]
+        time.sleep(0.3)  # the child is now inside the HDF5 loop
+        assert _alive(child)
+        os.kill(proc.pid, getattr(signal, sig))
+        proc.wait(timeout=5)
+        gone = time.monotonic() + 1.0
+        while _alive(child) and time.monotonic() < gone:
+            time.sleep(0.01)
+        assert not _alive(child), "the HDF5 reader outlived its parent"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

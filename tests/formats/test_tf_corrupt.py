@@ -71,7 +71,7 @@ def test_corrupt_files_give_model_read_error(tmp_path, sample, inner, load_at):
         shutil.rmtree(work)
 
 
-def test_hdf5_file_that_loops_the_library_is_stopped(monkeypatch):
+def test_hdf5_file_that_loops_the_library_is_stopped():
     """tests/data/hdf5_endless_loop.h5 is a mutated Keras H5 on which the HDF5 library
     never returns from reading the root attributes (checked here in a child process)."""
     import subprocess
@@ -84,8 +84,8 @@ def test_hdf5_file_that_loops_the_library_is_stopped(monkeypatch):
         subprocess.run([sys.executable, "-c", "import h5py, sys; "
                         "h5py.File(sys.argv[1], 'r').attrs['model_config']", str(bad)],
                        timeout=5, capture_output=True)
-    monkeypatch.setattr(keras_h5, "PROBE_TIMEOUT", 2.0)
+    budget = keras_h5.probe_budget(bad.stat().st_size)[0]
     start = time.monotonic()
-    with pytest.raises(ModelReadError, match="did not finish in 2 s; the file is probably corrupt"):
+    with pytest.raises(ModelReadError, match="CPU time, far more than a 116 KB file needs"):
         modelkit.load(bad)
-    assert time.monotonic() - start < 5
+    assert time.monotonic() - start < budget + 5
