@@ -1,0 +1,39 @@
+"""`modelkit check` (whole process) against building the builtin interpreter and
+calling allocate_tensors, the way a user finds prepare-time errors today.
+
+The 50 MB float model is the one bench_summarize generates (benchmarks/_work).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+from bench_summarize import make_50mb  # noqa: E402
+from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa: E402
+
+ALLOCATE = ("import sys; from ai_edge_litert.interpreter import Interpreter, OpResolverType; "
+            "i = Interpreter(model_path=sys.argv[1], experimental_op_resolver_type="
+            "OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES); i.allocate_tensors()")
+
+
+def main() -> None:
+    WORK.mkdir(parents=True, exist_ok=True)
+    path = WORK / "float_50mb.tflite"
+    if not path.exists():
+        print(f"generating {path.name} ...", file=sys.stderr)
+        make_50mb(path)
+    size = path.stat().st_size / 1e6
+    print("### check vs ai_edge_litert Interpreter(...).allocate_tensors()\n")
+    print(HEADER)
+    for target in ("tflite", "micro"):
+        ours = measure([MODELKIT, "check", str(path), "--target", target, "--json"])
+        theirs = measure([PYTHON, "-c", ALLOCATE, str(path)])
+        print(side_by_side(f"check --target {target}, float {size:.0f} MB", ours, theirs,
+                           "allocate_tensors"), flush=True)
+
+
+if __name__ == "__main__":
+    main()

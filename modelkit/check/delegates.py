@@ -1,0 +1,150 @@
+"""Which nodes the GPU and XNNPACK delegates take, which they hand back, and why.
+
+A node a delegate hands back still runs, on the builtin CPU kernel: that costs speed,
+not correctness, so these findings are warnings. Sources: LiteRT
+`tflite/delegates/xnnpack/xnnpack_delegate.cc` (Visit*Node, CheckAffineQuantization,
+CheckZeroPointForPerChannelQuantization) and `tflite/delegates/gpu/common/model_builder.cc`
+(NewOperationParser, GetOpsToReplace).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from modelkit.check.rules import Hit, rule
+from modelkit.check.tflite_kernels import WEIGHT_OPS, quant, weight_io
+from modelkit.ir import DType, Node
+
+XNNPACK_OPS = frozenset({
+    "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION", "CONV_2D", "COS",
+    "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE", "DIV", "ELU", "EXP", "EXPAND_DIMS",
+    "FLOOR", "FULLY_CONNECTED", "GELU", "HARD_SWISH", "LEAKY_RELU", "LOG", "LOGISTIC",
+    "MAX_POOL_2D", "MAXIMUM", "MEAN", "MINIMUM", "MUL", "NEG", "PAD", "PRELU", "QUANTIZE",
+    "REDUCE_MAX", "REDUCE_MIN", "RELU", "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR",
+    "ROUND", "RSQRT", "SIN", "SLICE", "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT", "SQRT", "SQUARE",
+    "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM", "TANH", "TRANSPOSE", "TRANSPOSE_CONV",
+    "VAR_HANDLE", "READ_VARIABLE", "ASSIGN_VARIABLE",
+})
+GPU_OPS = frozenset({
+    "ABS", "ADD", "ADD_N", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CAST", "CONCATENATION",
+    "CONV_2D", "COS", "CUMSUM", "DENSIFY", "DEPTH_TO_SPACE", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
+    "DIV", "ELU", "EQUAL", "EXP", "FLOOR", "FLOOR_DIV", "FLOOR_MOD", "FULLY_CONNECTED",
+    "GATHER", "GELU", "GREATER", "GREATER_EQUAL", "HARD_SWISH", "LEAKY_RELU", "LESS",
+    "LESS_EQUAL", "LOG", "LOGICAL_AND", "LOGISTIC", "LSTM", "MAX_POOL_2D", "MAXIMUM", "MEAN",
+    "MINIMUM", "MIRROR_PAD", "MUL", "NEG", "NOT_EQUAL", "ONE_HOT", "PACK", "PAD", "PADV2",
+    "POW", "PRELU", "QUANTIZE", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_PROD", "RELU", "RELU_0_TO_1",
+    "RELU6", "RELU_N1_TO_1", "RESHAPE", "RESIZE_BILINEAR", "RESIZE_NEAREST_NEIGHBOR", "RSQRT",
+    "SELECT", "SELECT_V2", "SIGN", "SIN", "SLICE", "SOFTMAX", "SPACE_TO_DEPTH", "SPLIT",
+    "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM", "TANH",
+    "TILE", "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK",
+})
+_XNN_TYPES = frozenset({DType.FLOAT32, DType.INT8, DType.UINT8, DType.FLOAT16, DType.INT32,
+                        DType.INT4})
+_GPU_TYPES = frozenset({DType.FLOAT32, DType.FLOAT16})
+
+
+@rule("xnnpack-op", targets=("xnnpack",), ops=("*",), severity="warning",
+      summary="An op XNNPACK has no handler for: the node runs on the builtin kernel.",
+      source="xnnpack_delegate.cc : Subgraph::VisitNode (builtin switch)")
+def _xnn_op(ctx, node: Node) -> Iterator[Hit]:
+    if node.op in XNNPACK_OPS and not node.custom:
+        return
+    yield Hit(f"{node.op}: XNNPACK has no handler; it runs on the CPU builtin kernel "
+              "(the graph is split around it)", [v.name for v in node.outputs], {})
+
+
+@rule("xnnpack-quant", targets=("xnnpack",), ops=("*",), severity="warning",
+      summary="Quantization XNNPACK does not take: per-channel zero points other than 0, "
+              "scales that are not normal positive numbers, CONV without bias, "
+              "CONCATENATION inputs with other params than the output, types it lacks.",
+      source="xnnpack_delegate.cc : CheckAffineQuantization, "
+             "CheckZeroPointForPerChannelQuantization, VisitConv2DNode, "
+             "VisitConcatenationNode")
+def _xnn_quant(ctx, node: Node) -> Iterator[Hit]:
+    import math
+
+    if node.op not in XNNPACK_OPS or node.custom:
+        return
+    tensors = [t for t in list(node.inputs) + list(node.outputs) if t is not None]
+    for t in tensors:
+        if t.dtype is not None and t.dtype not in _XNN_TYPES and t.data is None and \
+                node.op not in ("RESHAPE", "STRIDED_SLICE", "SLICE", "EXPAND_DIMS"):
+            yield Hit(f"{node.op}: XNNPACK takes no {t.dtype} tensor {t.name!r}; the node "
+                      "runs on the builtin kernel", [t.name], {"type": str(t.dtype)})
+            return
+        q = quant(t)
+        if q is None or t.dtype not in (DType.INT8, DType.UINT8):
+            continue
+        bad = [float(s) for s in q.scale if not (math.isfinite(s) and s > 0 and
+                                                 s >= 1.1754943508222875e-38)]
+        if bad:
+            yield Hit(f"unsupported scale value ({bad[0]:g}) of tensor {t.name!r} in XNNPACK "
+                      "delegate", [t.name], {"scale": bad[0]})
+            return
+        if q.per_channel and any(int(z) != 0 for z in q.zero_point):
+            z = next(int(z) for z in q.zero_point if z != 0)
+            yield Hit(f"unsupported zero-point value ({z}) of {t.name!r} in XNNPACK delegate",
+                      [t.name], {"zero_point": z})
+            return
+    if node.op in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+        _, _, b, _ = weight_io(node)
+        if b is None:
+            yield Hit(f"unsupported {node.op} node without bias", [], {})
+    if node.op == "CONCATENATION" and node.outputs and quant(node.outputs[0]) is not None:
+        qy = quant(node.outputs[0])
+        for i, t in enumerate(node.inputs):
+            qt = quant(t)
+            if qt is not None and (qt.scale[0] != qy.scale[0] or
+                                   qt.zero_point[0] != qy.zero_point[0]):
+                yield Hit(f"Mismatching quantization scale across the {i}th input of "
+                          "CONCATENATION in XNNPACK delegate", [t.name, node.outputs[0].name],
+                          {"input": i})
+                return
+
+
+@rule("gpu-op", targets=("gpu",), ops=("*",), severity="warning",
+      summary="An op the GPU delegate has no parser for: it runs on the CPU and the graph is "
+              "split there (each split costs a GPU<->CPU copy).",
+      source="delegates/gpu/common/model_builder.cc : NewOperationParser")
+def _gpu_op(ctx, node: Node) -> Iterator[Hit]:
+    if node.op in GPU_OPS and not node.custom:
+        return
+    yield Hit(f"{node.op}: the GPU delegate has no parser for it; it runs on the CPU",
+              [v.name for v in node.outputs], {})
+
+
+@rule("gpu-types", targets=("gpu",), ops=("*",), severity="warning",
+      summary="Non-constant tensors other than float32/float16: the GPU delegate takes int8/"
+              "uint8 only with allow_quant_ops (then as float with fake quantization), other "
+              "types never.",
+      source="delegates/gpu/common/model_builder.cc : GetOpsToReplace (node filter)")
+def _gpu_types(ctx, node: Node) -> Iterator[Hit]:
+    if node.op not in GPU_OPS or node.custom:
+        return
+    for t in list(node.inputs) + list(node.outputs):
+        if t is None or t.data is not None or t.dtype in _GPU_TYPES:
+            continue
+        quantized = t.dtype in (DType.INT8, DType.UINT8)
+        if node.op in ("RESHAPE",) and t.dtype == DType.INT32:
+            continue
+        yield Hit(f"{node.op}: {t.dtype} tensor {t.name!r}: " +
+                  ("delegated only with allow_quant_ops, and computed in float"
+                   if quantized else "the GPU delegate takes no such tensor; the node "
+                                     "runs on the CPU"),
+                  [t.name], {"type": str(t.dtype)},
+                  severity="info" if quantized else None)
+        return
+
+
+@rule("gpu-rank", targets=("gpu",), ops=WEIGHT_OPS + ("ADD", "MUL", "CONCATENATION",
+                                                      "RESHAPE", "SOFTMAX"),
+      severity="warning",
+      summary="Tensors of rank above 4: the GPU delegate expects BHWC (at most 4 dims).",
+      source="delegates/gpu/common/model_builder_helper.cc (\"Expected a 4D tensor of shape "
+             "BxHxWxC\")")
+def _gpu_rank(ctx, node: Node) -> Iterator[Hit]:
+    for t in list(node.inputs) + list(node.outputs):
+        if t is not None and t.shape is not None and len(t.shape) > 4:
+            yield Hit(f"tensor {t.name!r} has rank {len(t.shape)}; the GPU delegate "
+                      "expects at most 4", [t.name], {"rank": len(t.shape)})
+            return

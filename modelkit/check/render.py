@@ -1,0 +1,45 @@
+"""Text rendering of a check report: grouped by severity, one block per finding."""
+
+from __future__ import annotations
+
+from modelkit.check.findings import SEVERITIES, Report
+
+_TITLES = {"error": "Errors (the target refuses the model or computes wrong results)",
+           "warning": "Warnings (runs, but loses accuracy or speed)", "info": "Info"}
+
+
+def _num(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def render_report(report: Report) -> str:
+    """Readable text: a header, then errors, warnings, infos, then totals."""
+    lines = [f"check {report.path or ''} --target {report.target}".replace("  ", " ")]
+    if "arena_bytes" in report.facts:
+        lines.append(f"tensor arena: about {report.facts['arena_bytes']} bytes "
+                     f"(activations {report.facts['arena_head_bytes']} bytes, planned as "
+                     "TFLite Micro's greedy planner does)")
+    for sev in SEVERITIES:
+        items = report.of(sev)
+        if not items:
+            continue
+        lines += ["", f"{_TITLES[sev]}: {len(items)}"]
+        for f in items:
+            where = f"graph {f.graph}" + (f" node {f.node} {f.op} {f.node_name!r}"
+                                          if f.node is not None else "")
+            lines.append(f"  [{f.rule}] {where}")
+            for i, part in enumerate(f.message.splitlines() or [""]):
+                lines.append(f"    {'runtime: ' if i == 0 else '         '}{part}")
+            if f.numbers:
+                lines.append("    numbers: " + ", ".join(f"{k}={_num(v)}"
+                                                        for k, v in f.numbers.items()))
+            if f.explanation:
+                lines.append(f"    why: {f.explanation}")
+            if f.fix:
+                fix = f.fix if " " in f.fix else f"modelkit fix SRC DST --rule {f.fix}"
+                lines.append(f"    fix: {fix}")
+    t = report.totals()
+    lines += ["", f"{t['error']} errors, {t['warning']} warnings, {t['info']} infos"]
+    return "\n".join(lines) + "\n"

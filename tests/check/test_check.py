@@ -1,0 +1,188 @@
+"""check against the oracles: LiteRT's builtin kernels and TFLite Micro's interpreter."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pytest
+
+import modelkit
+from modelkit.check import RULES, TARGETS, check_model
+from tests.check.conftest import (ROOT, litert_failure, litert_run, make_broken_models,
+                                  micro_result)
+from tests.conftest import run_cli
+
+SAMPLES = ROOT / "samples"
+TFLITE_SAMPLES = sorted(SAMPLES.glob("*.tflite"))
+# Rules whose models the runtime accepts but computes wrong (no runtime message).
+SILENT = {"bias-scale-silent", "pool-quant-mismatch", "reshape-quant-mismatch",
+          "filter-zero-point"}
+
+
+def _expression(message: str) -> str:
+    """The runtime's check expression: the text before values `(a != b)` or 'Node'."""
+    head = re.split(r" \(|Node number|\nNode ", message, maxsplit=1)[0]
+    return head.strip()
+
+
+@pytest.mark.parametrize("name", sorted(make_broken_models.MAKERS))
+def test_tflite_target_agrees_with_builtin_interpreter(broken, name):
+    failure = litert_failure(broken[name])
+    report = check_model(modelkit.load(broken[name]), "tflite")
+    refusals = [f for f in report.errors if f.rule not in SILENT - {"filter-zero-point"}]
+    if failure is None:
+        assert not refusals, [f.message for f in refusals]
+        return
+    assert refusals, f"the interpreter fails ({failure}) but check finds nothing"
+    first = min(refusals, key=lambda f: (f.graph, f.node if f.node is not None else -1))
+    node = re.search(r"Node number (\d+)", failure)
+    tensor = re.search(r"Tensor (\d+) has invalid", failure)
+    if node:
+        assert first.node == int(node.group(1))
+    else:
+        value = modelkit.load(broken[name]).graphs[0].values[int(tensor.group(1))]
+        assert value.name in first.tensors
+    assert first.message.startswith(_expression(failure)), (first.message, failure)
+
+
+@pytest.mark.parametrize("path", TFLITE_SAMPLES + [ROOT / "tests/data/sparse_fc.tflite"],
+                         ids=lambda p: p.name)
+def test_samples_the_interpreter_prepares_have_no_error(path):
+    assert litert_failure(path) is None
+    assert check_model(modelkit.load(path), "tflite").errors == []
+
+
+def test_custom_ops_are_errors_naming_each_op():
+    path = ROOT / "tests/data/custom_ops.tflite"
+    failure = litert_failure(path)
+    report = check_model(modelkit.load(path), "tflite")
+    ops = {f.op for f in report.errors if f.rule == "unresolved-custom-op"}
+    model = modelkit.load(path)
+    assert ops == {n.op for n in model.graphs[0].nodes if n.custom}
+    assert f"Node number {report.errors[0].node} ({report.errors[0].op})" in failure
+
+
+def test_silent_bias_error_changes_outputs(broken):
+    """What check calls silently wrong is: the interpreter's outputs move by >1 step."""
+    x = np.load(SAMPLES / "digits_calib.npy")[:20]
+    ref = litert_run(SAMPLES / "digits_int8.tflite", x).astype(int)
+    bad = litert_run(broken["conv_bias_per_channel"], x).astype(int)
+    assert np.abs(ref - bad).max() > 1
+    found = check_model(modelkit.load(broken["conv_bias_per_channel"]))
+    assert [(f.rule, f.node) for f in found.errors] == [("bias-scale-silent", 0)]
+
+
+MICRO_CASES = sorted(make_broken_models.MAKERS) + ["digits_dynamic", "digits_fp16",
+                                                   "digits_int8", "digits_float",
+                                                   "digits_int16x8", "sparse_fc"]
+
+
+def _path(broken, name):
+    if name in broken:
+        return broken[name]
+    return SAMPLES / f"{name}.tflite" if name.startswith("digits") else \
+        ROOT / "tests/data" / f"{name}.tflite"
+
+
+@pytest.mark.parametrize("name", MICRO_CASES)
+def test_micro_target_agrees_with_tflite_micro(broken, name):
+    path = _path(broken, name)
+    failure, sizes = micro_result(path)
+    report = check_model(modelkit.load(path), "micro")
+    refusals = [f for f in report.errors if f.rule not in SILENT - {"pool-quant-mismatch"}]
+    if failure is None:
+        assert not refusals, [f.message for f in refusals]
+        head, total = report.facts["arena_head_bytes"], report.facts["arena_bytes"]
+        assert abs(head - sizes["head"]) <= 0.10 * sizes["head"], (head, sizes)
+        assert abs(total - sizes["total"]) <= 0.25 * sizes["total"], (total, sizes)
+        return
+    assert refusals, f"TFLite Micro fails ({failure}) but check finds nothing"
+    first = min(refusals, key=lambda f: (f.graph, f.node if f.node is not None else -1))
+    node = re.search(r"\(number (\d+)\)", failure)
+    if node:
+        assert first.node == int(node.group(1)), (first, failure)
+    assert _expression(first.message) in failure.replace("\n", " ") or \
+        first.message.splitlines()[0] in failure, (first.message, failure)
+
+
+FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",
+           "uint8_conv_bias", "concat_scales", "pool_output", "softmax_output",
+           "logistic_output"]
+
+
+@pytest.mark.parametrize("name", FIXABLE)
+def test_fix_makes_check_and_interpreter_pass(broken, tmp_path, name):
+    src = broken[name]
+    before = src.read_bytes()
+    dst = tmp_path / "fixed.tflite"
+    p = run_cli("fix", str(src), str(dst))
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert src.read_bytes() == before
+    assert "node" in p.stdout
+    assert litert_failure(dst) is None
+    assert check_model(modelkit.load(dst), "tflite").errors == []
+
+
+@pytest.mark.parametrize("name,reference", [("conv_bias_per_channel", "digits_int8"),
+                                            ("fc_bias_per_channel", "digits_int8")])
+def test_fixed_bias_gives_the_outputs_the_file_states(broken, tmp_path, name, reference):
+    """Re-quantized biases keep their real values: outputs within one step of the model
+    whose biases hold those values at the kernel's scale (the original sample)."""
+    dst = tmp_path / "fixed.tflite"
+    assert run_cli("fix", str(broken[name]), str(dst)).returncode == 0
+    x = np.load(SAMPLES / "digits_calib.npy")[:30]
+    ref = litert_run(SAMPLES / f"{reference}.tflite", x).astype(int)
+    got = litert_run(dst, x).astype(int)
+    assert np.abs(ref - got).max() <= 1
+
+
+def test_fix_per_tensor_fc_matches_correct_per_tensor_model(broken, tmp_path):
+    good = make_broken_models._load("digits_int8.tflite")
+    make_broken_models._per_tensor_fc(good, make_broken_models._node(good, "FULLY_CONNECTED", 1))
+    good.path = None
+    modelkit.save(good, tmp_path / "good.tflite")
+    dst = tmp_path / "fixed.tflite"
+    assert run_cli("fix", str(broken["fc_bias_per_tensor"]), str(dst)).returncode == 0
+    x = np.load(SAMPLES / "digits_calib.npy")[:30]
+    diff = litert_run(tmp_path / "good.tflite", x).astype(int) - litert_run(dst, x).astype(int)
+    assert np.abs(diff).max() <= 1
+
+
+def test_fix_reports_what_it_cannot_fix(broken, tmp_path):
+    dst = tmp_path / "x.tflite"
+    p = run_cli("fix", str(broken["conv_filter_zero_point"]), str(dst))
+    assert p.returncode == 1
+    assert "cannot fix [filter-zero-point] graph 0 node 1" in p.stdout
+    assert not dst.exists()
+
+
+def test_check_cli_json_and_exit_codes(broken):
+    p = run_cli("check", str(broken["softmax_output"]), "--json")
+    assert p.returncode == 4
+    doc = json.loads(p.stdout)
+    assert doc["schema_version"] == 1 and doc["totals"]["error"] == 1
+    f = doc["findings"][0]
+    assert {k: f[k] for k in ("severity", "rule", "graph", "node", "op", "fix")} == {
+        "severity": "error", "rule": "softmax-output-params", "graph": 0, "node": 9,
+        "op": "SOFTMAX", "fix": "softmax_output_params"}
+    ok = run_cli("check", str(SAMPLES / "digits_int8.tflite"), "--target", "micro", "--json")
+    assert ok.returncode == 0
+    assert json.loads(ok.stdout)["arena_head_bytes"] > 0
+
+
+def test_tf_graph_legacy_quantized():
+    report = check_model(modelkit.load(SAMPLES / "digits_legacy_quantized.pb"))
+    rules = {f.rule for f in report.errors}
+    assert rules == {"tf-legacy-quantized"}
+    assert all("dequantize_legacy" in f.fix for f in report.errors)
+    assert check_model(modelkit.load(SAMPLES / "digits_frozen.pb")).errors == []
+
+
+def test_every_rule_is_documented():
+    check_model(modelkit.load(SAMPLES / "digits_int8.tflite"))
+    readme = (ROOT / "README.md").read_text()
+    for r in RULES.values():
+        assert set(r.targets) <= set(TARGETS) and r.source and r.summary
+        assert f"`{r.id}`" in readme, r.id

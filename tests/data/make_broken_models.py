@@ -1,0 +1,211 @@
+"""Broken variants of the digits TFLite samples, made by editing the IR (no TensorFlow).
+
+Each maker takes nothing and returns a Model whose quantization is broken the way
+hand-edited or hand-quantized models are: bias scales off, nonzero filter zero
+points, wrong softmax/logistic output parameters, per-channel scale counts that do
+not match, concatenations of differently scaled inputs, pooling/reshape with other
+output parameters than input ones. `python tests/data/make_broken_models.py OUT`
+writes them all as OUT/<name>.tflite (the demo uses `fc_bias_per_tensor`).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLES = ROOT / "samples"
+
+
+def _load(name: str):
+    import modelkit
+
+    return modelkit.load(SAMPLES / name)
+
+
+def _q(scale, zero_point, axis=None, storage=None, details=None):
+    from modelkit.ir import QuantParams
+
+    return QuantParams(np.asarray(scale, np.float64), np.asarray(zero_point, np.int64), axis,
+                       storage=storage, details=dict(details or {}))
+
+
+def _set_data(value, array: np.ndarray) -> None:
+    from modelkit.ir import ArrayData, DType
+
+    value.data = ArrayData(array, DType.from_numpy(array.dtype))
+
+
+def _node(model, op: str, nth: int = 0):
+    return [n for n in model.graphs[0].nodes if n.op == op][nth]
+
+
+def _per_tensor_fc(model, fc) -> None:
+    """Requantize a per-channel FULLY_CONNECTED's weights and bias to one scale each."""
+    x, w, b = fc.inputs[:3]
+    real_w = w.quant.dequantize(w.data.numpy())
+    w_scale = float(np.abs(real_w).max() / 127.0)
+    w.quant = _q([w_scale], [0], None, w.quant.storage)
+    _set_data(w, np.clip(np.round(real_w / w_scale), -127, 127).astype(np.int8))
+    real_b = b.quant.dequantize(b.data.numpy())
+    b_scale = float(x.quant.scale[0]) * w_scale
+    b.quant = _q([b_scale], [0], None, b.quant.storage)
+    _set_data(b, np.round(real_b / b_scale).astype(np.int32))
+
+
+def _scale_bias(b, factor: float, *, values: bool) -> None:
+    """Multiply a bias' stated scale by `factor`; with `values`, requantize its ints to it."""
+    real = b.quant.dequantize(b.data.numpy()).astype(np.float64)
+    b.quant = _q(b.quant.scale * factor, b.quant.zero_point, b.quant.axis, b.quant.storage)
+    if values:
+        _set_data(b, np.round(real / b.quant.scale).astype(np.int32))
+
+
+def fc_bias_per_tensor():
+    """The reported case: per-tensor FC 8 whose bias scale is 20x input*weight scale.
+
+    The builtin kernel and TFLite Micro refuse it (scale_diff / output_scale <= 0.02).
+    """
+    m = _load("digits_int8.tflite")
+    fc = _node(m, "FULLY_CONNECTED", 1)
+    _per_tensor_fc(m, fc)
+    _scale_bias(fc.inputs[2], 20.0, values=True)
+    return m
+
+
+def fc_bias_per_tensor_small():
+    """Per-tensor FC 8 with bias scale 1.5x: passes the 0.02 check, computes wrong."""
+    m = _load("digits_int8.tflite")
+    fc = _node(m, "FULLY_CONNECTED", 1)
+    _per_tensor_fc(m, fc)
+    _scale_bias(fc.inputs[2], 1.5, values=True)
+    return m
+
+
+def conv_bias_per_channel():
+    """Per-channel CONV_2D 0 with bias ints quantized at 2x the scale the kernel uses."""
+    m = _load("digits_int8.tflite")
+    _scale_bias(_node(m, "CONV_2D", 0).inputs[2], 2.0, values=True)
+    return m
+
+
+def fc_bias_per_channel():
+    """Per-channel FC 7 whose bias ints are quantized at 4x in*w[c]: silently wrong."""
+    m = _load("digits_int8.tflite")
+    _scale_bias(_node(m, "FULLY_CONNECTED", 0).inputs[2], 4.0, values=True)
+    return m
+
+
+def conv_filter_zero_point():
+    """CONV_2D 1 with a nonzero filter zero point (int8 kernels require 0)."""
+    m = _load("digits_int8.tflite")
+    w = _node(m, "CONV_2D", 1).inputs[1]
+    zp = w.quant.zero_point.copy()
+    zp[3] = 5
+    w.quant = _q(w.quant.scale, zp, w.quant.axis, w.quant.storage)
+    return m
+
+
+def conv_scale_count():
+    """CONV_2D 0 whose filter has 7 scales for 8 output channels."""
+    m = _load("digits_int8.tflite")
+    w = _node(m, "CONV_2D", 0).inputs[1]
+    w.quant = _q(w.quant.scale[:7], w.quant.zero_point[:7], w.quant.axis, w.quant.storage)
+    return m
+
+
+def softmax_output():
+    """SOFTMAX with output scale 1/255 and zero point 0 instead of 1/256, -128."""
+    m = _load("digits_int8.tflite")
+    out = _node(m, "SOFTMAX").outputs[0]
+    out.quant = _q([1 / 255], [0], None, out.quant.storage)
+    return m
+
+
+def logistic_output():
+    """The SOFTMAX made a LOGISTIC whose output scale is 1/255 instead of 1/256."""
+    m = _load("digits_int8.tflite")
+    node = _node(m, "SOFTMAX")
+    node.op, node.attrs, node.version = "LOGISTIC", {}, 2
+    out = node.outputs[0]
+    out.quant = _q([1 / 255], [-128], None, out.quant.storage)
+    return m
+
+
+def concat_scales():
+    """A CONCATENATION of FC 7's output with itself, its output at another scale."""
+    from modelkit.ir import EnumValue, Node, Value
+
+    m = _load("digits_int8.tflite")
+    g = m.graphs[0]
+    fc = _node(m, "FULLY_CONNECTED", 0)
+    a = fc.outputs[0]
+    out = Value("concat_out", a.dtype, (1, 64), index=len(g.values),
+                quant=_q(a.quant.scale * 1.5, a.quant.zero_point, None, a.quant.storage))
+    node = Node("concat_out", "CONCATENATION", "tflite", [a, a], [out],
+                attrs={"axis": 1, "fused_activation_function": EnumValue("NONE", 0)},
+                index=len(g.nodes), version=1)
+    g.values.append(out)
+    g.nodes.insert(g.nodes.index(fc) + 1, node)
+    for i, n in enumerate(g.nodes):
+        n.index = i
+    g.outputs.append(out)
+    return m
+
+
+def pool_output():
+    """MAX_POOL_2D whose output has 2x the input scale: the kernel copies ints, so wrong."""
+    m = _load("digits_int8.tflite")
+    pool = _node(m, "MAX_POOL_2D")
+    x, y = pool.inputs[0], pool.outputs[0]
+    y.quant = _q(x.quant.scale * 2, x.quant.zero_point, None, x.quant.storage)
+    return m
+
+
+def uint8_conv_bias():
+    """The uint8 legacy model with CONV_2D 1's bias scale 20x: uint8 convs check it."""
+    m = _load("digits_uint8_legacy.tflite")
+    _scale_bias(_node(m, "CONV_2D", 1).inputs[2], 20.0, values=True)
+    return m
+
+
+def int16_fc_zero_point():
+    """The int16x8 model with a nonzero zero point on FC 9's input (int16 needs 0)."""
+    m = _load("digits_int16x8.tflite")
+    fc = _node(m, "FULLY_CONNECTED", 1)
+    x = fc.inputs[0]
+    x.quant = _q(x.quant.scale, [3], None, x.quant.storage)
+    return m
+
+
+MAKERS: dict[str, Callable] = {
+    f.__name__: f for f in (fc_bias_per_tensor, fc_bias_per_tensor_small, conv_bias_per_channel,
+                            fc_bias_per_channel, conv_filter_zero_point, conv_scale_count,
+                            softmax_output, logistic_output, concat_scales, pool_output,
+                            uint8_conv_bias, int16_fc_zero_point)
+}
+
+
+def write(name: str, path: str | Path, *, force: bool = True) -> Path:
+    """Make the broken model `name` and write it to `path`."""
+    import modelkit
+
+    model = MAKERS[name]()
+    model.path = None
+    modelkit.save(model, path, force=force)
+    return Path(path)
+
+
+def main(argv: list[str]) -> int:
+    out = Path(argv[1] if len(argv) > 1 else "build/broken")
+    names = argv[2:] or list(MAKERS)
+    for name in names:
+        print(write(name, out / f"{name}.tflite"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
