@@ -118,3 +118,39 @@ def tf_oracle():
 
     return SimpleNamespace(transform=tf_transform, run=run_graph, histogram=op_histogram,
                            names=node_names, nodes=normalized_nodes)
+
+
+def modelkit_transform(graph_def_bytes, inputs: str | Iterable[str],
+                       outputs: str | Iterable[str], spec: str):
+    """modelkit's passes on a serialized GraphDef, as `tf_transform` calls TF's.
+
+    Returns:
+        (tf GraphDef of the result, list of PassReport).
+    """
+    from modelkit.formats import _tfproto
+    from modelkit.formats.graphdef import to_graphdef
+    from modelkit.transform import PassContext, parse_spec, run_passes
+
+    def listed(names):
+        return [n for n in names.split(",") if n] if isinstance(names, str) else list(names)
+
+    gd = _tfproto.parse_graphdef(graphdef_bytes(graph_def_bytes), "<test graph>")
+    model = _tfproto.model_from_graphdef(gd, "graphdef", None)
+    result, reports = run_passes(model, parse_spec(spec),
+                                 PassContext(listed(inputs), listed(outputs)))
+    return as_tf_graphdef(to_graphdef(result)), reports
+
+
+def canonical_nodes(graph_def, drop_attrs: Iterable[str] = ()) -> dict[str, bytes]:
+    """name -> NodeDef bytes with inputs spelled canonically (`a` -> `a:0`), for
+    comparing graphs whose writers spell inputs differently."""
+    out = {}
+    for n in as_tf_graphdef(graph_def).node:
+        inputs = [s if ":" in s or s.startswith("^") else s + ":0" for s in n.input]
+        del n.input[:]
+        n.input.extend(inputs)
+        for a in drop_attrs:
+            if a in n.attr:
+                del n.attr[a]
+        out[n.name] = n.SerializeToString(deterministic=True)
+    return out
