@@ -186,7 +186,10 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         f_rt = open_runtime(workdir / "float.tflite", preserve_all_tensors=True)
         q_rt = open_runtime(workdir / "quant.tflite", preserve_all_tensors=True)
         c_rt = open_runtime(cut_path, preserve_all_tensors=True)
-        d_rt = open_runtime(debug_bytes, preserve_all_tensors=True) \
+        # NOTE: TF's debugger runs the debug model in tf.lite.Interpreter with its
+        # default delegate (XNNPACK takes the float reference ops); the same here gives
+        # the same float references, hence the same statistics.
+        d_rt = open_runtime(debug_bytes, preserve_all_tensors=True, delegates=True) \
             if debug_bytes is not None else None
         if len(f_rt.inputs) != len(q_rt.inputs):
             raise UsageError(f"the float model has {len(f_rt.inputs)} inputs, the quantized "
