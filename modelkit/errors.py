@@ -73,3 +73,8 @@ class ConversionError(ModelkitError):
 
 class VerificationError(ModelkitError):
     """A converted model is numerically broken (NaN, constant output)."""
+
+
+class UnsafeOpsError(UnsupportedError):
+    """The graph holds ops that act on the host (files, Python, network); running or
+    converting it would carry them out. `--allow-unsafe-ops` overrides."""

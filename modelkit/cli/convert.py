@@ -65,6 +65,9 @@ def convert(
                                              help="Keep unsupported ops as Select TF ops."),
     allow_custom_ops: bool = typer.Option(False, "--allow-custom-ops",
                                           help="Keep unknown ops as custom ops."),
+    allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
+                                          help="Convert even when the graph holds ops that "
+                                          "act on this machine (file I/O, Python calls)."),
     no_verify: bool = typer.Option(False, "--no-verify",
                                    help="Skip running both models to compare outputs."),
     no_preflight: bool = typer.Option(False, "--no-preflight",
@@ -96,7 +99,8 @@ def convert(
             input_shapes=parse_shapes(input_shapes) if input_shapes else None,
             signature=signature, allow_select_tf_ops=allow_select_tf_ops,
             allow_custom_ops=allow_custom_ops, verify=not no_verify,
-            preflight=not no_preflight, force=force, debug=_state["debug"])
+            preflight=not no_preflight, force=force, debug=_state["debug"],
+            allow_unsafe_ops=allow_unsafe_ops)
         try:
             result = run(opts)
         except VerificationError as e:

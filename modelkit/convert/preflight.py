@@ -10,20 +10,15 @@ produce something the user did not want:
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from modelkit.analysis.tf_summary import (needed_nodes, node_name, possible_inputs,
-                                          possible_outputs)
+from modelkit.analysis.graph_io import PLACEHOLDER_OPS as _PLACEHOLDER_OPS
 from modelkit.analysis.tf_ops import (SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS, VARIABLE_TF_OPS,
-                                      is_legacy_quantized, is_training_op)
-from modelkit.errors import UnsupportedError, UsageError
+                                      is_legacy_quantized)
+from modelkit.analysis.tf_summary import needed_nodes, node_name
+from modelkit.errors import UnsupportedError
 from modelkit.ir import Graph, Model, Node
-
-# Ops that only feed training, saving or summaries; they are cut away with the
-# subgraph the outputs need, so they never reach the converter.
-_PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
 
 
 @dataclass
@@ -73,91 +68,6 @@ class PreflightReport:
     def to_dict(self) -> dict:
         return {"errors": [f.to_dict() for f in self.errors],
                 "warnings": [f.to_dict() for f in self.warnings]}
-
-
-def tensor_name(name: str) -> str:
-    """`input` -> `input:0`; `x:1` stays."""
-    return name if ":" in name else f"{name}:0"
-
-
-def _graph_tensor_names(graph: Graph) -> list[str]:
-    names = [v.name for n in graph.nodes for v in n.outputs]
-    return names or [v.name for v in graph.values]
-
-
-def _suggest(name: str, candidates: Iterable[str]) -> str:
-    cands = sorted(set(candidates))
-    match = difflib.get_close_matches(name, cands, n=1, cutoff=0.5)
-    if not match:
-        match = difflib.get_close_matches(node_name(name), [node_name(c) for c in cands],
-                                          n=1, cutoff=0.5)
-    return match[0] if match else ""
-
-
-def resolve_names(graph: Graph, names: list[str], role: str) -> list[str]:
-    """Check user-given tensor names against the graph; return node names (no `:0`).
-
-    Raises:
-        UsageError: a name is not in the graph; the message lists what is and the
-            closest match.
-    """
-    nodes = {n.name for n in graph.nodes}
-    out = []
-    for raw in names:
-        base = node_name(raw)
-        if base in nodes:
-            out.append(base if raw.endswith(":0") or ":" not in raw else raw)
-            continue
-        suggestion = _suggest(base, nodes)
-        if role == "Input":
-            pool = sorted(n.name for n in graph.nodes if n.op in _PLACEHOLDER_OPS)
-        else:
-            pool = sorted(n.name for n in graph.nodes
-                          if not any(v.consumers for v in n.outputs) and n.op != "Const")
-        hint = f" Did you mean '{suggestion}'?" if suggestion else ""
-        listed = ", ".join(pool[:20]) + (" ..." if len(pool) > 20 else "")
-        raise UsageError(f"{role} array not found: {raw}.{hint} "
-                         f"(candidate {role.lower()}s: {listed or 'none'})")
-    return out
-
-
-_TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam", "global_step")
-
-
-def _is_training_op(node: Node) -> bool:
-    return is_training_op(node.op)
-
-
-def inference_io(graph: Graph) -> tuple[list[str], list[str]]:
-    """Inference inputs and outputs of a TF graph, as tensor names.
-
-    Outputs are the graph's sinks (`possible_outputs`) minus training and saving
-    code (optimizer updates, gradients, savers), minus values that need no
-    input (variables' reads, shapes); of what is left, those whose inputs are not
-    a strict superset of another output's inputs (a `loss` that also needs
-    `labels` loses to `probs`). Inputs are the placeholders those outputs need.
-    """
-    placeholders = {v.producer.name if v.producer else node_name(v.name)
-                    for v in possible_inputs(graph)}
-    placeholders |= {n.name for n in graph.nodes if n.op in _PLACEHOLDER_OPS}
-    candidates = []
-    for node in possible_outputs(graph):
-        if node.name.startswith(_TRAINING_SCOPES) or _is_training_op(node) \
-                or node.op in ("Shape", "Size", "Rank", "Identity") and \
-                node.inputs and node.inputs[0] is not None and node.inputs[0].is_variable:
-            continue
-        needed = needed_nodes(graph, [node.name], sorted(placeholders))
-        if any(_is_training_op(n) or n.name.startswith(_TRAINING_SCOPES) for n in needed):
-            continue
-        feeds = frozenset(n.name for n in needed if n.name in placeholders)
-        if not feeds:
-            continue
-        candidates.append((node, feeds))
-    chosen = [(n, f) for n, f in candidates if not any(g < f for _, g in candidates)]
-    outputs = [tensor_name(n.outputs[0].name if n.outputs else n.name) for n, _ in chosen]
-    used = set().union(*[f for _, f in chosen]) if chosen else set()
-    ordered = [n.name for n in graph.nodes if n.name in used]
-    return [tensor_name(name) for name in ordered], outputs
 
 
 def _dtype_name(value) -> str:
@@ -290,6 +200,47 @@ def preflight_model(model: Model) -> PreflightReport:
             "legacy_quantized", op, names, "error",
             "TF1 legacy quantization; TFLite cannot take it: convert the float model with "
             "`--quantize int8 --data calib.npy` instead"))
+    return report
+
+
+def _reachable(model: Model, graph: Graph, outputs: list[str],
+               inputs: list[str]) -> list[Node]:
+    """The nodes `outputs` need in `graph`, and every node of the functions they call
+    (transitively): what the converter sees of one signature."""
+    by_name = {g.name: g for g in model.graphs}
+    nodes = list(needed_nodes(graph, outputs, inputs))
+    seen: set[str] = set()
+    todo = [f for n in nodes for f in (n.subgraphs or [])]
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in by_name:
+            continue
+        seen.add(name)
+        body = by_name[name].nodes
+        nodes.extend(body)
+        todo.extend(f for n in body for f in (n.subgraphs or []))
+    return nodes
+
+
+def preflight_savedmodel(model: Model, signature: str | None, *, allow_select_tf_ops: bool,
+                         allow_custom_ops: bool) -> PreflightReport:
+    """Preflight of a SavedModel signature: the ops of the functions it calls.
+
+    Variables become constants on conversion (frozen), so variable ops pass. Models
+    that are not TF graphs (Keras H5: layers) get the legacy check only.
+    """
+    report = preflight_model(model)
+    sig = next((s for s in model.signatures if s.key == signature), None)
+    if sig is None or model.format != "savedmodel":
+        return report
+    graph = model.graphs[sig.graph] if isinstance(sig.graph, int) else model.graphs[0]
+    outputs = [node_name(o.tensor_name) for o in sig.outputs if o.tensor_name]
+    inputs = [node_name(i.tensor_name) for i in sig.inputs if i.tensor_name]
+    nodes = _reachable(model, graph, outputs, inputs)
+    legacy_ops = {f.op for f in report.findings}
+    report.findings += [f for f in check_ops(nodes, allow_select_tf_ops=allow_select_tf_ops,
+                                             allow_custom_ops=allow_custom_ops, freezing=True)
+                        if f.op not in legacy_ops]
     return report
 
 

@@ -115,10 +115,32 @@ class Backend:
         arrays = self.arrange(feeds)
         stored = [spec.from_real(x) if quantize else np.asarray(x)
                   for spec, x in zip(self.inputs, arrays)]
-        raw = self._run(stored)
+        step = self._fixed_batch(stored)
+        if step:
+            # NOTE: a model with a fixed batch dim (a frozen batch-1 graph) takes the
+            # samples in slices of that size; the results are joined.
+            parts = [self._run([a[i:i + step] for a in stored])
+                     for i in range(0, stored[0].shape[0], step)]
+            raw = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        else:
+            raw = self._run(stored)
         if dequantize:
             return {spec.name: spec.to_real(raw[spec.name]) for spec in self.outputs}
         return raw
+
+    def _fixed_batch(self, feeds: list[np.ndarray]) -> int:
+        """The slice size when every input has the same fixed batch dim and the feeds
+        hold a multiple of it (more samples), else 0 (run as given)."""
+        if not feeds or any(not s.shape or s.shape[0] is None for s in self.inputs):
+            return 0
+        sizes = {s.shape[0] for s in self.inputs}
+        counts = {a.shape[0] if a.ndim else 0 for a in feeds}
+        if len(sizes) != 1 or len(counts) != 1:
+            return 0
+        size, count = sizes.pop(), counts.pop()
+        if size >= 1 and count != size and count % size == 0:
+            return int(size)
+        return 0
 
     def _run(self, feeds: list[np.ndarray]) -> dict[str, np.ndarray]:
         """Run on arrays already in the inputs' own types; results in the outputs' types."""

@@ -8,13 +8,14 @@ from pathlib import Path
 from modelkit.errors import UsageError
 from modelkit.runtime.base import Backend
 
-RUNNABLE_FORMATS = ("tflite", "graphdef", "checkpoint", "savedmodel", "keras_h5", "keras")
+RUNNABLE_FORMATS = ("tflite", "graphdef", "checkpoint", "savedmodel", "keras_h5", "keras_zip")
 
 
 def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = False,
                  signature: str | None = None, preserve_all_tensors: bool = False,
                  allow_unsafe_ops: bool = False, inputs: list[str] | None = None,
-                 outputs: list[str] | None = None, debug: bool = False) -> Backend:
+                 outputs: list[str] | None = None, shapes: list[tuple] | None = None,
+                 debug: bool = False) -> Backend:
     """Open a model for running.
 
     Args:
@@ -28,6 +29,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
         allow_unsafe_ops: TF graphs: run even when the graph holds ops with host side
             effects (file writes, Python calls); refused otherwise.
         inputs/outputs: GraphDef/checkpoint: tensor names when detection is not wanted.
+        shapes: GraphDef/checkpoint: one shape per input instead of the placeholders'.
         debug: show TensorFlow's own logs.
 
     Raises:
@@ -61,14 +63,14 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
     if fmt in ("graphdef", "checkpoint"):
         from modelkit.runtime.tf_graph import open_graph
 
-        return open_graph(path, fmt, inputs=inputs, outputs=outputs,
+        return open_graph(path, fmt, inputs=inputs, outputs=outputs, shapes=shapes,
                           allow_unsafe_ops=allow_unsafe_ops, debug=debug)
     if fmt == "savedmodel":
         from modelkit.runtime.savedmodel import SavedModelBackend
 
         return SavedModelBackend(path, signature=signature or "serving_default",
                                  allow_unsafe_ops=allow_unsafe_ops, debug=debug)
-    if fmt in ("keras_h5", "keras"):
+    if fmt in ("keras_h5", "keras", "keras_zip"):
         from modelkit.runtime.keras import KerasBackend
 
         return KerasBackend(path, debug=debug)

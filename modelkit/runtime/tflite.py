@@ -121,9 +121,13 @@ class TFLiteBackend(Backend):
         try:
             self.interpreter.allocate_tensors()
         except RuntimeError as e:
-            ops, first = interpreter_failure(str(e))
+            text = str(e)
+            ops, first = interpreter_failure(text)
+            missing_kernel = "unresolved" in text.lower() or "Select TensorFlow op" in text
+            if missing_kernel:
+                ops = list(dict.fromkeys(self._custom_ops() + ops))
             what = (f"the TFLite interpreter has no kernel for {', '.join(ops)}"
-                    if ops and "unresolved" in str(e).lower()
+                    if ops and missing_kernel
                     else f"the TFLite interpreter cannot prepare the model: {first}")
             hint = ""
             if any(op.startswith("Flex") for op in ops):
@@ -131,6 +135,15 @@ class TFLiteBackend(Backend):
             elif ops:
                 hint = " (custom ops need their kernels registered in the runtime)"
             raise InterpreterUnsupportedError(what + hint, self.path, ops, first) from None
+
+    def _custom_ops(self) -> list[str]:
+        """Every custom and Select TF op of the model file (the interpreter names the first)."""
+        if self.path == "<memory>":
+            return []
+        from modelkit.formats.tflite import load
+
+        model = load(Path(self.path))
+        return list(dict.fromkeys(n.op for g in model.graphs for n in g.nodes if n.custom))
 
     def _run(self, feeds: list[np.ndarray]) -> dict[str, np.ndarray]:
         interp = self.interpreter

@@ -6,10 +6,11 @@ import pytest
 
 import modelkit
 from modelkit.convert import op_tables
-from modelkit.convert.pipeline import (ConvertOptions, parse_floats, parse_shapes,
-                                       summarize_converter_error, target_format, validate)
-from modelkit.convert.preflight import (inference_io, preflight_graph, raise_if_errors,
-                                        resolve_names)
+from modelkit.convert.converter import summarize_converter_error
+from modelkit.convert.options import (ConvertOptions, parse_floats, parse_shapes,
+                                      target_format, validate)
+from modelkit.analysis.graph_io import inference_io, resolve_names
+from modelkit.convert.preflight import preflight_graph, raise_if_errors
 from modelkit.errors import UnsupportedError, UsageError
 from modelkit.ir import DType, Graph, Node, Value
 from tests.conftest import SAMPLES
