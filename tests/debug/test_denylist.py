@@ -1,0 +1,105 @@
+"""The layer that loses the accuracy, and the denylist that wins it back.
+
+A digits classifier trained here (scikit-learn's bundled digits) has an outlier
+planted in its first dense layer's weights (tests/debug/outlier_model.py): float
+accuracy is unchanged, int8 collapses. Oracles: Keras's own predictions for the
+float model, the LiteRT interpreter for the quantized models, the interpreter's
+tensor types for what stayed float.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from modelkit.convert.progress import Progress
+from modelkit.convert.selective import Denylist
+from modelkit.debug.session import DebugOptions, run_debug
+from tests.debug.outlier_model import build
+
+
+def _accuracy(path, x, y) -> float:
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    right = 0
+    for i in range(len(x)):
+        xi = x[i:i + 1]
+        if inp["dtype"] == np.int8:
+            s, z = inp["quantization"]
+            xi = np.clip(np.round(xi / s) + z, -128, 127).astype(np.int8)
+        it.set_tensor(inp["index"], xi)
+        it.invoke()
+        right += int(np.argmax(it.get_tensor(out["index"])) == y[i])
+    return right / len(x)
+
+
+@pytest.fixture(scope="module")
+def outlier(tmp_path_factory):
+    return build(tmp_path_factory.mktemp("outlier"))
+
+
+@pytest.fixture(scope="module")
+def plain(outlier, tmp_path_factory):
+    save = tmp_path_factory.mktemp("plain") / "int8.tflite"
+    report = run_debug(DebugOptions(src=outlier["model"], data=outlier["test"],
+                                    labels=outlier["test"], save=save), Progress(quiet=True))
+    return report, save
+
+
+@pytest.fixture(scope="module")
+def selective(outlier, plain, tmp_path_factory):
+    report, _ = plain
+    save = tmp_path_factory.mktemp("selective") / "selective.tflite"
+    again = run_debug(DebugOptions(src=outlier["model"], data=outlier["test"],
+                                   labels=outlier["test"],
+                                   denylist=Denylist(report.suggest_denylist), save=save),
+                      Progress(quiet=True))
+    return again, save
+
+
+def test_the_outlier_layer_ranks_first_and_is_suggested(plain):
+    report, _ = plain
+    worst = min(report.layers, key=lambda layer: layer.rank)
+    assert worst.op_name == "FULLY_CONNECTED" and "dense1" in worst.tensor_name
+    assert worst.stats["rmse_scale"] > 10
+    assert len(report.suggest_denylist) == 1 and "dense1" in report.suggest_denylist[0]
+    assert "--denylist-nodes" in report.convert_command
+
+
+def test_accuracies_agree_with_keras_and_the_interpreter(outlier, plain):
+    import keras
+
+    report, save = plain
+    data = np.load(outlier["test"])
+    x, y = data["x"][:200], data["y"][:200]
+    model = keras.models.load_model(outlier["model"], compile=False)
+    keras_acc = float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
+    assert report.accuracy["float"] == pytest.approx(keras_acc, abs=1 / 200)
+    assert report.accuracy["quantized"] == pytest.approx(_accuracy(save, x, y))
+    assert report.accuracy["quantized"] < keras_acc - 0.5
+
+
+def test_denylist_wins_the_accuracy_back(outlier, plain, selective):
+    report, _ = plain
+    again, save = selective
+    data = np.load(outlier["test"])
+    x, y = data["x"][:200], data["y"][:200]
+    regained = _accuracy(save, x, y)
+    assert again.accuracy["quantized_with_denylist"] == pytest.approx(regained)
+    assert again.accuracy["quantized_without_denylist"] == report.accuracy["quantized"]
+    assert regained >= report.accuracy["float"] - 0.02
+    # The denylisted op computes in float in the written model, the others in int8.
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(save))
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    kinds = {}
+    for op in it._get_ops_details():
+        out = details[op["outputs"][0]]
+        kinds[out["name"]] = (op["op_name"], out["dtype"])
+    assert kinds[report.suggest_denylist[0]] == ("FULLY_CONNECTED", np.float32)
+    fc_int8 = [n for n, (op, dt) in kinds.items() if op == "FULLY_CONNECTED" and dt == np.int8]
+    assert len(fc_int8) == 1 and "logits" in fc_int8[0]
