@@ -297,7 +297,8 @@ def _report_from_file(result: ConvertResult, path: Path) -> None:
 def _tflite_report(run: Conversion, result: ConvertResult, path: Path,
                    source: Backend) -> None:
     """Fill the input/output quantization report and, unless --no-verify, verify."""
-    from modelkit.convert.verify import batch_step, compare, tensor_ios
+    from modelkit.convert.verify import compare, tensor_ios
+    from modelkit.runtime.batch import batch_step
 
     target = _open_result(run, result, path)
     if target is None:
@@ -308,14 +309,15 @@ def _tflite_report(run: Conversion, result: ConvertResult, path: Path,
         return
     run.progress.stage("verifying against the source")
     samples, origin = _samples(run, source, target, batch_step(source, target))
-    with run.progress.counter("verifying", int(samples[0].shape[0])) as step:
+    with run.progress.counter("verifying", 2 * int(samples[0].shape[0])) as step:
         result.verification = compare(source, target, samples, origin, step)
 
 
 def _verify_other(run: Conversion, result: ConvertResult, path: Path, target: str,
                   source: Backend) -> None:
     """Verify a frozen GraphDef or SavedModel output against the source."""
-    from modelkit.convert.verify import batch_step, compare
+    from modelkit.convert.verify import compare
+    from modelkit.runtime.batch import batch_step
     from modelkit.runtime.tf_graph import GraphBackend
     from modelkit.runtime.tf_loaders import read_graph_def
 

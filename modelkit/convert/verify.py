@@ -8,7 +8,6 @@ by order.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -18,7 +17,7 @@ from modelkit.convert.data import InputSpec, random_inputs
 from modelkit.ir.dtypes import DType
 from modelkit.quant.io_report import TensorIO
 from modelkit.runtime import Backend, TensorSpec
-from modelkit.runtime.compare import OutputComparison, compare_arrays, pair_specs
+from modelkit.runtime.compare import OutputComparison, compare_arrays, pair_specs, run_pair
 
 
 @dataclass
@@ -78,51 +77,6 @@ class VerifyReport:
                 "broken": self.broken, "outputs": [o.to_dict() for o in self.outputs]}
 
 
-def batch_step(*backends: Backend) -> int:
-    """The sample slice every backend takes: the lcm of their fixed batch dims (1 when
-    dynamic)."""
-    step = 1
-    for b in backends:
-        for s in b.inputs:
-            if s.shape and s.shape[0] is not None and s.shape[0] > 0:
-                step = step * int(s.shape[0]) // math.gcd(step, int(s.shape[0]))
-    return step
-
-
-def run_pair(a: Backend, b: Backend, samples: list[np.ndarray],
-             step: Callable[[], None] = lambda: None, names: tuple[str, str] = ("A", "B"),
-             ) -> tuple[list[tuple[TensorSpec, TensorSpec]], dict, dict]:
-    """Run both backends on every sample (A's input order), slice by slice.
-
-    Returns:
-        (output pairs, A's outputs by name, B's outputs by name), samples first.
-    Raises:
-        UsageError: inputs or outputs cannot be paired.
-    """
-    in_pairs = pair_specs(a.inputs, b.inputs, "input", names)
-    out_pairs = pair_specs(a.outputs, b.outputs, "output", names)
-    n = int(samples[0].shape[0]) if samples else 0
-    size = batch_step(a, b)
-    a_parts: list[dict] = []
-    b_parts: list[dict] = []
-    usable = n - n % size
-    if n and not usable:
-        from modelkit.errors import UsageError
-
-        raise UsageError(f"{n} sample(s) given, but the models take batches of {size}")
-    for i in range(0, usable, size):
-        feeds = [x[i:i + size] for x in samples]
-        a_parts.append(a.run(feeds))
-        b_parts.append(b.run({sb.name: x for (_, sb), x in zip(in_pairs, feeds)}))
-        for _ in range(size):
-            step()
-
-    def join(parts: list[dict]) -> dict:
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
-
-    return out_pairs, join(a_parts), join(b_parts)
-
-
 def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: str,
             step: Callable[[], None] = lambda: None) -> VerifyReport:
     """Run both models on every sample and summarize the output differences.
@@ -132,9 +86,14 @@ def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: s
         target: the converted model.
         samples: one array per source input, samples first.
         data: where the samples came from, for the report.
-        step: called after each sample (progress).
+        step: called once per sample and model run (2 x samples in all; progress).
     """
-    pairs, src, tgt = run_pair(source, target, samples, step, ("the source", "the result"))
+    def advance(n: int) -> None:
+        for _ in range(n):
+            step()
+
+    pairs, src, tgt = run_pair(source, target, samples, progress=advance,
+                               names=("the source", "the result"))
     n = next((int(v.shape[0]) for v in src.values()), 0)
     report = VerifyReport(samples=n, data=data)
     for s_spec, t_spec in pairs:

@@ -13,12 +13,13 @@ so an element passes when EITHER tolerance holds. The defaults are Polygraphy's
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from modelkit.errors import UsageError
-from modelkit.runtime.base import TensorSpec, match_key
+from modelkit.runtime.base import Backend, TensorSpec, match_key
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
@@ -164,3 +165,36 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
         cosine_similarity=cosine, top1_agreement=top1, atol=atol, rtol=rtol,
         mismatches=int(mismatch.sum()), required_atol=required_atol,
         required_rtol=required_rtol, nan_or_inf=not finite)
+
+
+def run_pair(a: Backend, b: Backend, samples: Sequence[np.ndarray], *,
+             progress: Callable[[int], None] = lambda n: None,
+             names: tuple[str, str] = ("A", "B"), quantize: bool = True,
+             ) -> tuple[list[tuple[TensorSpec, TensorSpec]], dict, dict]:
+    """Run both backends on the same samples (given in A's input order), in slices
+    both take.
+
+    Args:
+        progress: called with the number of samples each slice completed, for A then
+            B (2 x samples in all).
+        quantize: quantize float feeds of quantized inputs (False: feed as they are).
+
+    Returns:
+        (output pairs, A's outputs by name, B's outputs by name), samples first.
+    Raises:
+        UsageError: inputs or outputs cannot be paired; fewer samples than a batch.
+    """
+    from modelkit.runtime.batch import batch_step, run_samples
+
+    in_pairs = pair_specs(a.inputs, b.inputs, "input", names)
+    out_pairs = pair_specs(a.outputs, b.outputs, "output", names)
+    step = batch_step(a, b)
+    position = {id(sa): i for i, sa in enumerate(a.inputs)}
+    b_feeds = [None] * len(b.inputs)
+    b_index = {id(sb): i for i, sb in enumerate(b.inputs)}
+    for sa, sb in in_pairs:
+        b_feeds[b_index[id(sb)]] = samples[position[id(sa)]]
+    a_out = run_samples(a, samples, step=step, progress=progress, quantize=quantize)
+    b_out = run_samples(b, b_feeds, step=step, progress=progress,  # type: ignore[arg-type]
+                        quantize=quantize)
+    return out_pairs, a_out, b_out

@@ -1,0 +1,151 @@
+"""What a run produced, as data: per output its type, shape, value summary, top-k
+classes and accuracy against labels; `modelkit run` prints it as text or JSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from modelkit.errors import UsageError
+from modelkit.runtime.base import TensorSpec
+
+SCHEMA_VERSION = 1
+SHOWN_SAMPLES = 3
+
+
+def is_classifier(spec: TensorSpec, value: np.ndarray) -> bool:
+    """An output of scores over classes: [N, C] with C > 1, float after dequantization."""
+    return value.ndim == 2 and value.shape[1] > 1 and np.dtype(value.dtype).kind == "f"
+
+
+@dataclass
+class OutputSummary:
+    """One output over every sample."""
+
+    name: str
+    model_dtype: str
+    dtype: str
+    shape: list[int]
+    quantized: bool
+    min: float
+    max: float
+    mean: float
+    std: float
+    top_k: list[list[tuple[int, float]]] | None = None
+    predicted: list[int] | None = None
+    accuracy: float | None = None
+
+    def to_dict(self) -> dict:
+        out: dict = {"name": self.name, "dtype": self.dtype, "model_dtype": self.model_dtype,
+                     "dequantized": self.quantized, "shape": self.shape,
+                     "min": self.min, "max": self.max, "mean": self.mean, "std": self.std}
+        if self.top_k is not None:
+            out["top_k"] = [[{"class": c, "score": s} for c, s in row] for row in self.top_k]
+            out["predicted"] = self.predicted
+        if self.accuracy is not None:
+            out["accuracy"] = self.accuracy
+        return out
+
+    def lines(self) -> list[str]:
+        shape = ",".join(map(str, self.shape))
+        kind = f"{self.dtype}[{shape}]"
+        if self.quantized:
+            kind += f" (dequantized from {self.model_dtype})"
+        out = [f"output {self.name}: {kind}",
+               f"  values: min {self.min:.6g}, max {self.max:.6g}, mean {self.mean:.6g}, "
+               f"std {self.std:.6g}"]
+        if self.top_k is not None:
+            for i, row in enumerate(self.top_k[:SHOWN_SAMPLES]):
+                classes = ", ".join(f"{c} ({s:.4g})" for c, s in row)
+                out.append(f"  sample {i}: top-{len(row)} {classes}")
+            if len(self.top_k) > SHOWN_SAMPLES:
+                out.append(f"  ... {len(self.top_k) - SHOWN_SAMPLES} more samples "
+                           "(--json or --output for all)")
+        if self.accuracy is not None:
+            out.append(f"  accuracy: {100 * self.accuracy:.2f}% "
+                       f"({round(self.accuracy * len(self.predicted or []))}"
+                       f"/{len(self.predicted or [])} top-1 matches the labels)")
+        return out
+
+
+def summarize_output(spec: TensorSpec, value: np.ndarray, *, top_k: int = 5,
+                     labels: np.ndarray | None = None) -> OutputSummary:
+    """Summarize one output's values (samples first)."""
+    v = np.asarray(value)
+    finite = v[np.isfinite(v)] if v.dtype.kind == "f" else v
+    stats = (float(finite.min()), float(finite.max()), float(finite.mean()),
+             float(finite.std())) if finite.size else (float("nan"),) * 4
+    summary = OutputSummary(spec.name, str(np.dtype(spec.dtype)), str(v.dtype),
+                            [int(d) for d in v.shape], spec.is_quantized, *stats)
+    if is_classifier(spec, v):
+        k = min(top_k, v.shape[1])
+        order = np.argsort(-v, axis=1, kind="stable")[:, :k]
+        summary.top_k = [[(int(c), float(v[i, c])) for c in row] for i, row in enumerate(order)]
+        summary.predicted = [int(row[0]) for row in order]
+        if labels is not None:
+            if labels.shape[0] != v.shape[0]:
+                raise UsageError(f"{labels.shape[0]} labels for {v.shape[0]} samples")
+            summary.accuracy = float(np.mean(order[:, 0] == labels))
+    return summary
+
+
+def load_labels(path: Path, count: int) -> np.ndarray:
+    """Class ids, one per sample: an .npy, or an .npz's `y`/`labels`/only array; the
+    first `count` are used.
+
+    Raises:
+        UsageError: unreadable, not integers, or fewer than `count`.
+    """
+    try:
+        if path.suffix.lower() == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                keys = [k for k in ("y", "labels", "label") if k in npz.files]
+                if not keys and len(npz.files) != 1:
+                    raise UsageError(f"the .npz holds {sorted(npz.files)}; name the labels "
+                                     "array 'y' or 'labels'", str(path))
+                labels = npz[keys[0] if keys else npz.files[0]]
+        else:
+            labels = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise UsageError(f"cannot read labels: {e}", str(path)) from None
+    labels = np.asarray(labels).reshape(-1) if np.asarray(labels).ndim <= 1 else \
+        np.argmax(labels, axis=-1)
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and
+                                               np.all(labels == np.round(labels))):
+        raise UsageError(f"labels must be class ids (integers), got {labels.dtype}", str(path))
+    if labels.shape[0] < count:
+        raise UsageError(f"{labels.shape[0]} labels for {count} samples", str(path))
+    return labels[:count].astype(np.int64)
+
+
+@dataclass
+class RunReport:
+    """A `modelkit run`: the model, what was fed, and every output."""
+
+    model: str
+    format: str
+    samples: int
+    data: str
+    inputs: list[dict] = field(default_factory=list)
+    outputs: list[OutputSummary] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"schema_version": SCHEMA_VERSION, "model": self.model, "format": self.format,
+                "samples": self.samples, "data": self.data, "inputs": self.inputs,
+                "outputs": [o.to_dict() for o in self.outputs], "notes": self.notes}
+
+    def lines(self) -> list[str]:
+        out = [f"ran {self.model} ({self.format}) on {self.samples} samples from {self.data}"]
+        for i in self.inputs:
+            line = f"input {i['name']}: {i['dtype']}[{','.join('?' if d is None else str(d) for d in i['shape'])}]"
+            if i.get("normalization"):
+                n = i["normalization"]
+                line += f", normalized (x - {n['mean']}) / {n['std']} ({n['source']})"
+            line += f", {i['feed']}"
+            out.append(line)
+        for o in self.outputs:
+            out.extend(o.lines())
+        return out
