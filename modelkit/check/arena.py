@@ -67,66 +67,85 @@ class _Life:
     size: int
     first: int
     last: int
+    order: int  # the tensor's place in Micro's allocation-info array
 
 
 def _lifetimes(model: Model) -> dict[int, tuple[Value, _Life]]:
-    """Lifetime of each planned tensor on one timeline over every executed subgraph."""
-    lives: dict[int, tuple[Value, _Life]] = {}
-    clock = [0]
+    """Lifetimes as TFLM's AllocationInfoBuilder::MarkAllocationLifetimes marks them.
 
-    def touch(v: Value | None, t: int, writes: bool) -> None:
+    One scope counter over the whole run: a subgraph's inputs are created at entry;
+    each op opens a new scope, its outputs are created there; the subgraphs a control
+    flow op calls (IF, WHILE, CALL_ONCE) are marked next, each in a new scope; then
+    the op's inputs and outputs are used until the current scope; a subgraph's outputs
+    live to its end.
+    """
+    base, offset = {}, 0
+    for gi, g in enumerate(model.graphs):
+        base[gi] = offset
+        offset += len(g.values)
+    positions = {id(v): base[gi] + i for gi, g in enumerate(model.graphs)
+                 for i, v in enumerate(g.values)}
+    lives: dict[int, tuple[Value, _Life]] = {}
+    scope = [0]
+
+    def created(v: Value | None) -> None:
         if not _planned(v):
             return
-        entry = lives.get(id(v))
-        if entry is None:
-            entry = lives[id(v)] = (v, _Life(_align(v.nbytes or 0), t, t))
-        life = entry[1]
-        if writes:
-            life.first = min(life.first, t)
-        life.last = max(life.last, t)
+        if id(v) not in lives:
+            lives[id(v)] = (v, _Life(_align(v.nbytes or 0), scope[0], scope[0],
+                                     positions.get(id(v), offset)))
 
-    def walk(gi: int, depth: int) -> None:
+    def used(v: Value | None) -> None:
+        if not _planned(v):
+            return
+        if id(v) not in lives:
+            created(v)
+        life = lives[id(v)][1]
+        life.last = max(life.last, scope[0])
+
+    def mark(gi: int, depth: int) -> None:
         graph = model.graphs[gi]
-        start = clock[0]
         for v in graph.inputs:
-            touch(v, start, True)
+            created(v)
+            used(v)
         for node in graph.nodes:
-            t = clock[0]
-            for v in node.inputs:
-                touch(v, t, False)
+            scope[0] += 1
             for v in node.outputs:
-                touch(v, t, True)
+                created(v)
             for sub in _called(node):
-                if depth < 8 and 0 <= sub < len(model.graphs):
-                    walk(sub, depth + 1)
-                    for v in node.inputs:
-                        touch(v, clock[0], False)
-            clock[0] += 1
-        end = max(clock[0] - 1, start)
+                if depth < 16 and 0 <= sub < len(model.graphs):
+                    scope[0] += 1
+                    mark(sub, depth + 1)
+            for v in node.inputs:
+                used(v)
+            for v in node.outputs:
+                used(v)
         for v in graph.outputs:
-            touch(v, end, False)
+            created(v)
+            used(v)
 
-    walk(0, 0)
+    mark(0, 0)
     return lives
 
 
 def _called(node: Node) -> list[int]:
-    subs = [s for s in node.subgraphs if isinstance(s, int)]
-    for key in ("then_subgraph_index", "else_subgraph_index", "cond_subgraph_index",
-                "body_subgraph_index", "init_subgraph_index"):
-        value = node.attrs.get(key)
-        if isinstance(value, int) and value not in subs:
-            subs.append(value)
-    return subs
+    """Subgraphs a control flow op runs, in the order Micro plans them."""
+    keys = {"IF": ("then_subgraph_index", "else_subgraph_index"),
+            "WHILE": ("cond_subgraph_index", "body_subgraph_index"),
+            "CALL_ONCE": ("init_subgraph_index",)}.get(node.op, ())
+    return [node.attrs[k] for k in keys if isinstance(node.attrs.get(k), int)]
 
 
 def greedy_plan(buffers: list[tuple[str, int, int, int]]) -> tuple[int, dict]:
     """Place (name, size, first, last) buffers as TFLM's GreedyMemoryPlanner does.
 
+    Buffers come in Micro's allocation order; the planner takes them largest first,
+    equal sizes last-added first (its bubble sort over the reversed list).
+
     Returns:
         (the high-water mark, name -> (offset, size)).
     """
-    order = sorted(range(len(buffers)), key=lambda i: -buffers[i][1])
+    order = sorted(range(len(buffers)), key=lambda i: (-buffers[i][1], -i))
     placed: list[tuple[int, int, int, int]] = []  # offset, size, first, last (by offset)
     offsets = {}
     high = 0
@@ -166,11 +185,24 @@ def _tail(model: Model) -> int:
 
 
 def plan_arena(model: Model) -> ArenaPlan:
-    """The arena TFLite Micro would allocate for `model` (head planned, tail estimated)."""
+    """The arena TFLite Micro would allocate for `model` (head planned, tail estimated).
+
+    Tensors of subgraphs no control flow op of subgraph 0 reaches keep Micro's
+    "uninitialized" lifetime (-1, -1): they overlap one another and nothing else
+    (measured: a model with a second entry subgraph).
+    """
     lives = _lifetimes(model)
-    buffers = [(v.name if v.name else f"#{k}", life.size, life.first, life.last)
-               for k, (v, life) in lives.items()]
-    # NOTE: names can repeat across subgraphs; key by position to keep every buffer.
-    keyed = [(f"{i}:{b[0]}", *b[1:]) for i, b in enumerate(buffers)]
-    head, offsets = greedy_plan(keyed)
+    buffers = []
+    order = 0
+    for g in model.graphs:
+        for v in g.values:
+            entry = lives.get(id(v))
+            if entry is not None:
+                life = entry[1]
+                buffers.append((f"{order}:{v.name}", life.size, life.first, life.last))
+            elif _planned(v) and v.nbytes:
+                buffers.append((f"{order}:{v.name}", _align(v.nbytes), -1, -1))
+            order += 1
+    buffers = [b for b in buffers if b[1]]
+    head, offsets = greedy_plan(buffers)
     return ArenaPlan(head, _tail(model), {k.split(":", 1)[1]: o for k, o in offsets.items()})

@@ -38,8 +38,10 @@ GPU_OPS = frozenset({
     "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM", "TANH",
     "TILE", "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK",
 })
-_XNN_TYPES = frozenset({DType.FLOAT32, DType.INT8, DType.UINT8, DType.FLOAT16, DType.INT32,
-                        DType.INT4})
+# Handlers that check CheckTensorFloatType on their input (VisitAveragePool2DNode,
+# VisitSoftmaxNode): quantized nodes of these ops are handed back.
+_XNN_FLOAT_ONLY = frozenset({"AVERAGE_POOL_2D", "SOFTMAX"})
+_XNN_TYPES = frozenset({DType.FLOAT32, DType.INT8, DType.UINT8, DType.FLOAT16, DType.INT4})
 _GPU_TYPES = frozenset({DType.FLOAT32, DType.FLOAT16})
 
 
@@ -66,9 +68,16 @@ def _xnn_quant(ctx, node: Node) -> Iterator[Hit]:
     if node.op not in XNNPACK_OPS or node.custom:
         return
     tensors = [t for t in list(node.inputs) + list(node.outputs) if t is not None]
+    if node.op in _XNN_FLOAT_ONLY:
+        bad = next((t for t in tensors if t.data is None and
+                    t.dtype not in (DType.FLOAT32, DType.FLOAT16)), None)
+        if bad is not None:
+            yield Hit(f"{node.op}: XNNPACK takes it in float only; {bad.dtype} tensor "
+                      f"{bad.name!r} runs on the builtin kernel", [bad.name],
+                      {"type": str(bad.dtype)})
+            return
     for t in tensors:
-        if t.dtype is not None and t.dtype not in _XNN_TYPES and t.data is None and \
-                node.op not in ("RESHAPE", "STRIDED_SLICE", "SLICE", "EXPAND_DIMS"):
+        if t.dtype is not None and t.dtype not in _XNN_TYPES and t.data is None:
             yield Hit(f"{node.op}: XNNPACK takes no {t.dtype} tensor {t.name!r}; the node "
                       "runs on the builtin kernel", [t.name], {"type": str(t.dtype)})
             return
@@ -148,3 +157,27 @@ def _gpu_rank(ctx, node: Node) -> Iterator[Hit]:
             yield Hit(f"tensor {t.name!r} has rank {len(t.shape)}; the GPU delegate "
                       "expects at most 4", [t.name], {"rank": len(t.shape)})
             return
+
+
+_HANDED_BACK = {"xnnpack": ("xnnpack-op", "xnnpack-quant", "unresolved-custom-op"),
+                "gpu": ("gpu-op", "gpu-types", "gpu-rank", "unresolved-custom-op")}
+
+
+def partition_facts(report, model) -> dict:
+    """Nodes of graph 0 the delegate takes, and the delegate partitions they form.
+
+    A partition is a run of taken nodes between handed-back ones in execution order
+    (the delegate kernel replaces each run with one DELEGATE node).
+    """
+    rules = _HANDED_BACK[report.target]
+    back = {f.node for f in report.findings if f.graph == 0 and f.rule in rules
+            and f.severity != "info" and f.node is not None}
+    taken, partitions, inside = 0, 0, False
+    for i in range(len(model.graphs[0].nodes) if model.graphs else 0):
+        if i in back:
+            inside = False
+            continue
+        taken += 1
+        if not inside:
+            partitions, inside = partitions + 1, True
+    return {"delegated_nodes": taken, "delegate_partitions": partitions}

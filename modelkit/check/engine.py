@@ -86,6 +86,10 @@ def check_model(model: Model, target: str = "tflite") -> Report:
         from modelkit.check.arena import plan_arena
 
         report.facts.update(plan_arena(model).to_dict())
+    if target in ("xnnpack", "gpu") and fmt == "tflite":
+        from modelkit.check.delegates import partition_facts
+
+        report.facts.update(partition_facts(report, model))
     return report
 
 

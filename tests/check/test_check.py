@@ -47,7 +47,8 @@ def test_tflite_target_agrees_with_builtin_interpreter(broken, name):
     assert first.message.startswith(_expression(failure)), (first.message, failure)
 
 
-@pytest.mark.parametrize("path", TFLITE_SAMPLES + [ROOT / "tests/data/sparse_fc.tflite"],
+@pytest.mark.parametrize("path", TFLITE_SAMPLES + [ROOT / "tests/data/sparse_fc.tflite",
+                                                   ROOT / "tests/data/mixed_int8.tflite"],
                          ids=lambda p: p.name)
 def test_samples_the_interpreter_prepares_have_no_error(path):
     assert litert_failure(path) is None
@@ -76,13 +77,14 @@ def test_silent_bias_error_changes_outputs(broken):
 
 MICRO_CASES = sorted(make_broken_models.MAKERS) + ["digits_dynamic", "digits_fp16",
                                                    "digits_int8", "digits_float",
-                                                   "digits_int16x8", "sparse_fc"]
+                                                   "digits_int16x8", "sparse_fc", "mixed_int8",
+                                                   "control_flow"]
 
 
 def _path(broken, name):
     if name in broken:
         return broken[name]
-    return SAMPLES / f"{name}.tflite" if name.startswith("digits") else \
+    return SAMPLES / f"{name}.tflite" if (SAMPLES / f"{name}.tflite").exists() else \
         ROOT / "tests/data" / f"{name}.tflite"
 
 
@@ -105,6 +107,22 @@ def test_micro_target_agrees_with_tflite_micro(broken, name):
         assert first.node == int(node.group(1)), (first, failure)
     assert _expression(first.message) in failure.replace("\n", " ") or \
         first.message.splitlines()[0] in failure, (first.message, failure)
+
+
+@pytest.mark.parametrize("name", ["digits_int8", "digits_float", "digits_int16x8",
+                                  "digits_dynamic", "digits_fp16", "digits_uint8_legacy",
+                                  "control_flow", "mixed_int8"])
+def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
+    """The default interpreter applies XNNPACK; each partition it takes is one DELEGATE
+    node in its execution plan."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = _path(broken, name)
+    it = Interpreter(model_path=str(path))
+    it.allocate_tensors()
+    delegates = sum(op["op_name"] == "DELEGATE" for op in it._get_ops_details())
+    facts = check_model(modelkit.load(path), "xnnpack").facts
+    assert facts["delegate_partitions"] == delegates
 
 
 FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",

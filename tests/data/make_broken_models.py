@@ -5,7 +5,9 @@ hand-edited or hand-quantized models are: bias scales off, nonzero filter zero
 points, wrong softmax/logistic output parameters, per-channel scale counts that do
 not match, concatenations of differently scaled inputs, pooling/reshape with other
 output parameters than input ones. `python tests/data/make_broken_models.py OUT`
-writes them all as OUT/<name>.tflite (the demo uses `fc_bias_per_tensor`).
+writes them all as OUT/<name>.tflite (the demo uses `fc_bias_per_tensor`);
+`python tests/data/make_broken_models.py --mixed tests/data/mixed_int8.tflite` remakes
+the committed converter-made int8 model (needs TensorFlow).
 """
 
 from __future__ import annotations
@@ -181,6 +183,36 @@ def int16_fc_zero_point():
     return m
 
 
+def make_mixed_int8(path: str | Path) -> None:
+    """tests/data/mixed_int8.tflite: a small int8 CNN from TF's own converter with the ops
+    real models have (depthwise, residual ADD, average and max pooling, CONCATENATION,
+    MEAN, FULLY_CONNECTED, SOFTMAX). Needs TensorFlow; the file is committed."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((16, 16, 3), batch_size=1)
+    x = tf.keras.layers.Conv2D(8, 3, padding="same", activation="relu")(inp)
+    y = tf.keras.layers.DepthwiseConv2D(3, padding="same", activation="relu6")(x)
+    y = tf.keras.layers.Conv2D(8, 1)(y)
+    x = tf.keras.layers.Add()([x, y])
+    x = tf.keras.layers.Concatenate()([tf.keras.layers.AveragePooling2D(2)(x),
+                                       tf.keras.layers.MaxPooling2D(2)(x)])
+    x = tf.keras.layers.Conv2D(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = tf.keras.layers.GlobalAveragePooling2D()(x)
+    out = tf.keras.layers.Softmax()(tf.keras.layers.Dense(10)(x))
+
+    def rep():
+        for _ in range(20):
+            yield [rng.random((1, 16, 16, 3), dtype=np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, out))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    Path(path).write_bytes(conv.convert())
+
+
 MAKERS: dict[str, Callable] = {
     f.__name__: f for f in (fc_bias_per_tensor, fc_bias_per_tensor_small, conv_bias_per_channel,
                             fc_bias_per_channel, conv_filter_zero_point, conv_scale_count,
@@ -200,6 +232,9 @@ def write(name: str, path: str | Path, *, force: bool = True) -> Path:
 
 
 def main(argv: list[str]) -> int:
+    if len(argv) > 2 and argv[1] == "--mixed":
+        make_mixed_int8(argv[2])
+        return 0
     out = Path(argv[1] if len(argv) > 1 else "build/broken")
     names = argv[2:] or list(MAKERS)
     for name in names:
