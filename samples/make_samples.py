@@ -64,6 +64,11 @@ SAMPLES = {
         "Keras 3 legacy H5",
         "none (float32)",
     ),
+    "digits.keras": (
+        "Keras 3 `model.save()` of the same model as `.keras` (zip of config, metadata, weights)",
+        "Keras 3 `.keras`",
+        "none (float32)",
+    ),
     "digits_keras2.h5": (
         "same architecture rebuilt in tf_keras, weights copied, `model.save()`",
         "Keras 2 H5",
@@ -492,7 +497,7 @@ def make_control_flow_tflite(tf, path):
 
 
 def evaluate_keras(keras_module, path, x, y):
-    """Accuracy of the H5 file at ``path`` loaded with ``keras_module`` (Keras 3 or tf_keras)."""
+    """Accuracy of the H5 or .keras file at ``path``, loaded with ``keras_module``."""
     model = keras_module.models.load_model(path)
     return accuracy(model.predict(x, verbose=0), y)
 
@@ -693,6 +698,8 @@ def main(argv=None):
     model = train_keras_model(keras, x_train, y_train, x_test, y_test)
     model.save(out / "digits_keras.h5")
     accuracies = {"digits_keras.h5": evaluate_keras(keras, out / "digits_keras.h5", x_test, y_test)}
+    model.save(out / "digits.keras")
+    accuracies["digits.keras"] = evaluate_keras(keras, out / "digits.keras", x_test, y_test)
 
     print("writing the Keras 2 H5 file")
     try:

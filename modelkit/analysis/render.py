@@ -271,7 +271,7 @@ def render_tf_summary(facts: dict) -> str:
                          for v in facts["variables"]], empty="(none)")
         lines += ["", f"Op types ({len(facts['op_types'])})"]
         lines += _table([[op, str(c)] for op, c in facts["op_types"].items()], empty="(none)")
-    elif fmt == "keras_h5":
+    elif fmt in ("keras_h5", "keras_zip"):
         lines += _kv([("Model", f"{facts['name']} ({facts.get('model_class') or 'weights'})"),
                       ("Keras version", facts.get("keras_version")),
                       ("Backend", facts.get("backend")),
@@ -286,6 +286,9 @@ def render_tf_summary(facts: dict) -> str:
                           " ".join(_type(None, s).lstrip("?") for s in la["output_shapes"]),
                           str(la["params"]), "" if la["trainable"] else "frozen"]
                          for la in facts["layers"]], empty="(none)")
+        if facts.get("warnings"):
+            lines += ["", f"Warnings ({len(facts['warnings'])})"]
+            lines += [f"  {w}" for w in facts["warnings"]]
         if not facts["layers"]:
             lines += ["", f"Weights ({len(facts['weights'])})"]
             lines += _table([[w["name"], _type(w["dtype"], w["shape"])]

@@ -21,6 +21,7 @@ SCHEMA_VERSION = 2
 FORMAT_NAMES = {
     "tflite": "TFLite", "graphdef": "GraphDef", "savedmodel": "SavedModel",
     "checkpoint": "TF checkpoint", "keras_h5": "Keras H5",
+    "keras_zip": "Keras 3 (.keras)",
 }
 
 

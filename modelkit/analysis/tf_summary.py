@@ -320,6 +320,7 @@ def _keras_facts(model: Model) -> dict:
         "optimizer": optimizer,
         "loss": training.get("loss") if isinstance(training, dict) else None,
         "optimizer_weights": len(md.get("optimizer_weights") or []),
+        "warnings": list(md.get("warnings") or []),
         "weights": [{"name": v.name, "layer": v.meta.get("layer"), "dtype": _dtype_str(v.dtype),
                      "shape": _shape_list(v.shape), "trainable": v.meta.get("trainable", True)}
                     for v in g.values if v.data is not None],
@@ -337,7 +338,7 @@ def summarize_tf(model: Model) -> dict:
         base.update(_graph_facts(model))
     elif model.format == "savedmodel":
         base.update(_savedmodel_facts(model))
-    elif model.format == "keras_h5":
+    elif model.format in ("keras_h5", "keras_zip"):
         base.update(_keras_facts(model))
     else:
         raise ValueError(f"summarize_tf does not handle {model.format} models")

@@ -24,7 +24,10 @@ def summarize(
         from modelkit.cli.output import emit_json, emit_text
         from modelkit.formats.registry import load
 
-        facts = facts_of(load(model, fmt), tensors=tensors, subgraph=subgraph)
+        loaded = load(model, fmt)
+        for warning in loaded.metadata.get("warnings") or ():
+            typer.echo(f"warning: {model}: {warning}", err=True)
+        facts = facts_of(loaded, tensors=tensors, subgraph=subgraph)
         if json_out:
             emit_json(facts)
         else:

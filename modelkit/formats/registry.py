@@ -21,13 +21,14 @@ FORMATS: dict[str, str] = {
     "savedmodel": "modelkit.formats.savedmodel",
     "checkpoint": "modelkit.formats.checkpoint",
     "keras_h5": "modelkit.formats.keras_h5",
+    "keras_zip": "modelkit.formats.keras_zip",
     "graphdef": "modelkit.formats.graphdef",
 }
 
 EXTENSIONS: dict[str, str] = {
     ".tflite": "tflite", ".lite": "tflite",
     ".pb": "graphdef", ".pbtxt": "graphdef", ".meta": "checkpoint", ".index": "checkpoint",
-    ".h5": "keras_h5", ".hdf5": "keras_h5", ".keras": "keras_h5",
+    ".h5": "keras_h5", ".hdf5": "keras_h5", ".keras": "keras_zip",
 }
 
 DESCRIPTIONS: dict[str, str] = {
@@ -35,6 +36,7 @@ DESCRIPTIONS: dict[str, str] = {
     "savedmodel": "SavedModel folder (saved_model.pb + variables/)",
     "checkpoint": "TF checkpoint (.meta/.index/.data-*, or a folder with a 'checkpoint' file)",
     "keras_h5": "Keras HDF5 (.h5/.hdf5)",
+    "keras_zip": "Keras 3 zip (.keras)",
     "graphdef": "GraphDef / frozen graph (.pb, .pbtxt)",
 }
 

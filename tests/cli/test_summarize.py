@@ -22,7 +22,8 @@ TFLITE_FILES = [f"samples/{n}" for n in TFLITE_SAMPLES] + sorted(
     f"tests/data/{p.name}" for p in (ROOT / "tests" / "data").glob("*.tflite"))
 ALL_SAMPLES = TFLITE_SAMPLES + ["digits_frozen.pb", "digits_frozen.pbtxt",
                                 "digits_legacy_quantized.pb", "digits_savedmodel",
-                                "digits_ckpt", "digits_keras.h5", "digits_keras2.h5"]
+                                "digits_ckpt", "digits_keras.h5", "digits_keras2.h5",
+                                "digits.keras"]
 
 # How each sample was made (samples/README.md), hence its quantization kind.
 KINDS = {

@@ -326,3 +326,17 @@ def test_mediapipe_palm_detection_labels_and_normalization():
     assert md.labels(m) == ["palm"]
     assert md.input_normalization(m) == {m.graphs[0].inputs[0].name:
                                          {"mean": [0.0], "std": [255.0]}}
+
+
+@pytest.mark.asyncio
+async def test_browse_summary_shows_metadata(model_with_metadata):
+    from tests.tui.pilot_helpers import load_browser, settle, static_text
+
+    app = load_browser(model_with_metadata)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        shown = static_text(app, "#summary-text")
+    assert shown.rstrip("\n") == run_cli("summarize", str(model_with_metadata)).stdout.rstrip("\n")
+    assert "Digits classifier" in shown and "10 label(s): zero, one" in shown
