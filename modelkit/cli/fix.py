@@ -133,6 +133,8 @@ def fix(
             print(f"wrote {dst}")
         elif not result.changed:
             print("nothing changed; no file written", file=sys.stderr)
+        else:
+            print("dry run: nothing written", file=sys.stderr)
         sys.stdout.flush()
         if result.errors_before and not result.changed:
             raise typer.Exit(int(ExitCode.FAILURE))

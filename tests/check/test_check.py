@@ -204,3 +204,38 @@ def test_every_rule_is_documented():
     for r in RULES.values():
         assert set(r.targets) <= set(TARGETS) and r.source and r.summary
         assert f"`{r.id}`" in readme, r.id
+
+
+def test_fix_dry_run_and_clean_model_write_nothing(broken, tmp_path):
+    dst = tmp_path / "out.tflite"
+    p = run_cli("fix", str(broken["softmax_output"]), str(dst), "--dry-run")
+    assert p.returncode == 0 and "softmax_output_params: graph 0 node 9" in p.stdout
+    assert not dst.exists()
+    p = run_cli("fix", str(SAMPLES / "digits_int8.tflite"), str(dst))
+    assert p.returncode == 0 and not dst.exists()
+
+
+def test_fix_rule_filter_leaves_other_findings(broken, tmp_path):
+    """--rule limits the repairs; the other error stays and fix exits 4."""
+    m = make_broken_models.softmax_output()
+    make_broken_models._scale_bias(make_broken_models._node(m, "CONV_2D", 0).inputs[2], 2.0,
+                                   values=True)
+    m.path = None
+    src = tmp_path / "two.tflite"
+    modelkit.save(m, src)
+    p = run_cli("fix", str(src), str(tmp_path / "out.tflite"), "--rule", "bias-scale-silent")
+    assert p.returncode == 4, p.stdout + p.stderr
+    after = check_model(modelkit.load(tmp_path / "out.tflite"))
+    assert [f.rule for f in after.errors] == ["softmax-output-params"]
+
+
+def test_check_imports_no_tensorflow():
+    import subprocess
+    import sys
+
+    code = ("import sys, modelkit; from modelkit.check import check_model; "
+            "check_model(modelkit.load(sys.argv[1]), 'micro'); "
+            "assert 'tensorflow' not in sys.modules and 'ai_edge_litert' not in sys.modules")
+    p = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "digits_int8.tflite")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, p.stderr
