@@ -45,6 +45,9 @@ def debug(
                                            "(skip to let debug quantize SRC)."),
     data: Path = typer.Option(None, "--data", help="Representative inputs: .npy, .npz or "
                               "an image folder (calibration and measurement)."),
+    calibration_data: Path = typer.Option(None, "--calibration-data",
+                                          help="Calibrate on these inputs instead of "
+                                          "--data (e.g. training samples)."),
     quantize: str = typer.Option("int8", "--quantize", "-q", help="int8|int16x8."),
     io_type: str = typer.Option(None, "--io-type", help="int8: model input/output type "
                                 "int8 (default)|uint8|float32."),
@@ -80,7 +83,8 @@ def debug(
             if out is not None:
                 check_output(out, force=force, sources=(src,))
         opts = DebugOptions(
-            src=src, quant=quant, data=data, quantize=quantize, io_type=io_type,
+            src=src, quant=quant, data=data, calibration_data=calibration_data,
+            quantize=quantize, io_type=io_type,
             samples=samples, calibration_steps=calibration_steps,
             denylist=Denylist(parse_list(denylist_nodes), parse_ops(denylist_ops)),
             labels=labels, save=save, signature=signature, force=force,

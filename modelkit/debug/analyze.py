@@ -189,8 +189,12 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         # NOTE: TF's debugger runs the debug model in tf.lite.Interpreter with its
         # default delegate (XNNPACK takes the float reference ops); the same here gives
         # the same float references, hence the same statistics.
-        d_rt = open_runtime(debug_bytes, preserve_all_tensors=True, delegates=True) \
-            if debug_bytes is not None else None
+        d_rt = None
+        if debug_bytes is not None:
+            from modelkit.runtime.tfenv import quiet_native_stderr
+
+            with quiet_native_stderr():  # the delegate announces itself on stderr
+                d_rt = open_runtime(debug_bytes, preserve_all_tensors=True, delegates=True)
         if len(f_rt.inputs) != len(q_rt.inputs):
             raise UsageError(f"the float model has {len(f_rt.inputs)} inputs, the quantized "
                              f"model {len(q_rt.inputs)}: not the same model")

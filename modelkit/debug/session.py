@@ -55,6 +55,7 @@ class DebugOptions:
     src: Path
     quant: Path | None = None
     data: Path | None = None
+    calibration_data: Path | None = None
     quantize: str = "int8"
     io_type: str | None = None
     samples: int = 200
@@ -181,7 +182,9 @@ def _convert_command(opts: DebugOptions, nodes: list[str], ops: list[str]) -> st
     """The `modelkit convert` line that keeps `nodes`/`ops` in float."""
     out = opts.src.with_name(opts.src.stem.rstrip("/") + f"_selective_{opts.quantize}.tflite")
     args = ["modelkit", "convert", str(opts.src), str(out), "--quantize", opts.quantize,
-            "--data", str(opts.data)]
+            "--data", str(opts.calibration_data or opts.data)]
+    if opts.calibration_steps != 100:
+        args += ["--calibration-steps", str(opts.calibration_steps)]
     if opts.io_type:
         args += ["--io-type", opts.io_type]
     args += Denylist(nodes, ops).options()
@@ -224,9 +227,9 @@ def validate(opts: DebugOptions) -> None:
         if opts.denylist:
             raise UsageError("--denylist-* re-quantizes the source; give SRC alone "
                              "(modelkit debug SRC --data ... --denylist-nodes ...)")
-        if opts.save is not None:
-            raise UsageError("--save writes the model debug quantizes; with FLOAT QUANT "
-                             "the quantized model is QUANT itself")
+        if opts.save is not None or opts.calibration_data is not None:
+            raise UsageError("--save and --calibration-data apply when debug quantizes "
+                             "SRC; with FLOAT QUANT the quantized model is QUANT itself")
     if opts.denylist and opts.quantize != "int8":
         raise UsageError("--denylist-nodes/--denylist-ops apply to --quantize int8")
     if opts.io_type is not None and opts.io_type not in ("int8", "uint8", "float32"):
@@ -274,7 +277,7 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
         else:
             mode = "convert"
             quantize = opts.quantize
-            quant_bytes, debug_bytes, baseline = _quantize(opts, float_bytes, arrays,
+            quant_bytes, debug_bytes, baseline = _quantize(opts, float_bytes, arrays, specs,
                                                            progress, notes)
             quantized_path = str(opts.save) if opts.save is not None else None
             if labels is not None and baseline is not None:
@@ -310,21 +313,26 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
 
 
 def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
-              progress: Progress, notes: list[str]) -> tuple[bytes, bytes | None, bytes | None]:
+              specs: list[InputSpec], progress: Progress,
+              notes: list[str]) -> tuple[bytes, bytes | None, bytes | None]:
     """(quantized model, debug-mode model or None, quantized model without the denylist
-    when one is given), calibrated on the first --calibration-steps samples."""
+    when one is given), calibrated on the first --calibration-steps samples of
+    --calibration-data, else of --data."""
     from modelkit.convert import selective
     from modelkit.runtime.tfenv import import_tf, quiet_native_stderr
 
     progress.stage("loading TensorFlow")
     tf = import_tf(opts.debug)
+    if opts.calibration_data is not None:
+        arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps)
     calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
     calib = _sample_factory(arrays, calib_count)
     if opts.denylist:
         rows = selective.op_outputs(float_bytes)
         selective.check_names(opts.denylist, [r[1] for r in rows], [r[0] for r in rows],
                               str(opts.src))
-    progress.stage(f"calibrating on {calib_count} samples from {opts.data}")
+    progress.stage(f"calibrating on {calib_count} samples from "
+                   f"{opts.calibration_data or opts.data}")
     with quiet_native_stderr(opts.debug):
         if opts.quantize == "int16x8":
             quant = selective.quantize_int16x8(tf, float_bytes, calib)
