@@ -1,8 +1,5 @@
-"""Helpers the TF graph passes share: new nodes, lookups, pruning, ordering.
-
-New nodes carry what the GraphDef writer needs (`tf_attr_kinds` for attrs whose
-kind cannot be guessed from the Python value), so they write back as TF would
-write them.
+"""Helpers the numeric TF passes share (on top of `_tfgraph`): constant data,
+attr copies, output names, pruning to what the outputs need.
 """
 
 from __future__ import annotations
@@ -12,44 +9,9 @@ from collections.abc import Iterable
 import numpy as np
 
 from modelkit.ir import ArrayData, DType, Graph, Node, TensorData, Value
-from modelkit.ir.edit import add_node, prune_values, remove_nodes
+from modelkit.ir.edit import prune_values, remove_nodes
 from modelkit.transform.base import PassContext, TransformError
-
-
-def new_node(graph: Graph, name: str, op: str, inputs: Iterable[Value | None] = (), *,
-             attrs: dict | None = None, outputs: int = 1,
-             out_dtypes: list[DType | None] | None = None,
-             kinds: dict[str, str] | None = None, control_inputs: list[str] | None = None,
-             device: str = "", before: Node | None = None) -> Node:
-    """Add a TF node with `outputs` output Values named `name:port`.
-
-    Args:
-        kinds: AttrValue kinds of attrs whose kind the writer cannot guess
-            (e.g. an empty list).
-        before: insert before this node; default at the end.
-    """
-    dtypes = out_dtypes or [None] * outputs
-    node = Node(name, op, "tf", attrs=dict(attrs or {}), device=device,
-                control_inputs=list(control_inputs or []),
-                meta={"tf_attr_kinds": dict(kinds or {})})
-    for v in inputs:
-        node.append_input(v)
-    for port in range(outputs):
-        node.add_output(Value(f"{name}:{port}", dtypes[port] if port < len(dtypes) else None))
-    return add_node(graph, node, before=before)
-
-
-def const_node(graph: Graph, name: str, array, dtype: DType | None = None, *,
-               control_inputs: list[str] | None = None, before: Node | None = None) -> Node:
-    """Add a Const node holding `array` (written as tensor_content)."""
-    arr = np.asarray(array)
-    data = ArrayData(arr, dtype) if dtype is not None else ArrayData(arr)
-    node = new_node(graph, name, "Const", attrs={"dtype": data.dtype, "value": data},
-                    out_dtypes=[data.dtype], control_inputs=control_inputs, before=before)
-    out = node.outputs[0]
-    out.data = data
-    out.shape = data.shape
-    return node
+from modelkit.transform.tf._tfgraph import node_name
 
 
 def set_const(node: Node, array, dtype: DType | None = None) -> None:
@@ -87,13 +49,6 @@ def copy_attrs(src: Node, dst: Node, names: Iterable[str]) -> None:
             dst.attrs[name] = src.attrs[name]
             if name in kinds:
                 dkinds[name] = kinds[name]
-
-
-def node_name(tensor: str) -> str:
-    """`^a`, `a:1`, `a` -> `a`."""
-    tensor = tensor.lstrip("^")
-    head, sep, port = tensor.rpartition(":")
-    return head if sep and port.isdigit() else tensor
 
 
 def output_names(graph: Graph, ctx: PassContext) -> list[str]:
@@ -155,40 +110,6 @@ def prune_unreachable(graph: Graph, outputs: list[str], inputs: list[str] = ()) 
     graph.outputs = [v for v in graph.outputs if v.producer is None or v.producer.name in keep]
     prune_values(graph)
     return removed
-
-
-def topo_order(graph: Graph) -> None:
-    """Order nodes so every node follows its inputs (stable: ties keep their order)."""
-    import heapq
-
-    position = {id(n): i for i, n in enumerate(graph.nodes)}
-    by_name = {n.name: n for n in graph.nodes}
-    deps: dict[int, set[int]] = {}
-    users: dict[int, list[Node]] = {}
-    for n in graph.nodes:
-        srcs = {id(v.producer) for v in n.inputs
-                if v is not None and v.producer is not None and id(v.producer) in position}
-        srcs |= {id(by_name[c]) for c in n.control_inputs if c in by_name}
-        srcs.discard(id(n))
-        deps[id(n)] = srcs
-        for s in srcs:
-            users.setdefault(s, []).append(n)
-    ready = [(position[id(n)], id(n), n) for n in graph.nodes if not deps[id(n)]]
-    heapq.heapify(ready)
-    out: list[Node] = []
-    while ready:
-        _, key, n = heapq.heappop(ready)
-        out.append(n)
-        for u in users.get(key, []):
-            d = deps[id(u)]
-            d.discard(key)
-            if not d:
-                heapq.heappush(ready, (position[id(u)], id(u), u))
-    if len(out) != len(graph.nodes):
-        # NOTE: a cycle (TF loops: NextIteration -> Merge); keep the rest in source order.
-        placed = {id(n) for n in out}
-        out.extend(n for n in graph.nodes if id(n) not in placed)
-    graph.nodes = out
 
 
 def consumers_of(node: Node) -> list[tuple[Node, int]]:

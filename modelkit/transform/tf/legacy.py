@@ -30,8 +30,10 @@ from modelkit.ir.edit import clone_model, replace_uses
 from modelkit.quant.legacy import dequantize
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
-from modelkit.transform.tf._graph import (const_array, const_node, copy_attrs, new_node,
-                                          output_names, prune_unreachable, topo_order)
+from modelkit.transform.tf._graph import (const_array, copy_attrs, output_names,
+                                          prune_unreachable)
+from modelkit.transform.tf._tfgraph import const_node, new_node
+from modelkit.transform.tf.structure import execution_order
 
 
 @dataclass(frozen=True)
@@ -204,8 +206,8 @@ class _Reverser:
         if spec.op == "Reshape":
             shape = data[1]
             attrs["Tshape"] = shape.dtype if shape is not None and shape.dtype else DType.INT32
-        made = new_node(self.graph, self._name(base), spec.op, inputs, attrs=attrs,
-                        out_dtypes=[DType.FLOAT32], device=node.device)
+        made = new_node(self.graph, self._name(base), spec.op, inputs, attrs,
+                        outputs=[DType.FLOAT32], device=node.device)
         copy_attrs(node, made, [a for a in spec.attrs if a != "Tshape"])
         if spec.op == "Concat":
             made.attrs["N"] = len(qpos)
@@ -262,8 +264,8 @@ def reverse_graph(graph: Graph, outputs: list[str], inputs: list[str]) -> tuple[
             v.name = f"{d.name}:{v.name.rpartition(':')[2]}"
     # An output that was a Dequantize keeps its name through an Identity.
     for name, f in renamed_outputs:
-        ident = new_node(graph, name, "Identity", [f], attrs={"T": DType.FLOAT32},
-                         out_dtypes=[DType.FLOAT32])
+        ident = new_node(graph, name, "Identity", [f], {"T": DType.FLOAT32},
+                         outputs=[DType.FLOAT32])
         graph.outputs = [ident.outputs[0] if v is f else v for v in graph.outputs]
         rev.created.append(ident)
     graph._by_name = None
@@ -273,7 +275,7 @@ def reverse_graph(graph: Graph, outputs: list[str], inputs: list[str]) -> tuple[
     if left:
         raise TransformError(f"eight-bit ops remain after reversing: {', '.join(left)} "
                              f"(they feed an output without a Dequantize)")
-    topo_order(graph)
+    graph.nodes = execution_order(graph.nodes)
     return replaced, len(rev.created)
 
 

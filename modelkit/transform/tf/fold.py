@@ -1,0 +1,505 @@
+"""Constant folding and batch-norm folding, with graph_transforms' semantics.
+
+- `fold_constants`: TF's ConstantFold as graph_transforms drives it
+  (tools/graph_transforms/fold_constants_lib.cc, core/common_runtime/constant_folding.cc):
+  only what the outputs need is kept; a node whose data inputs are all constant
+  (and that is not stateful, control flow, a function call, excluded, or too big)
+  is evaluated; every constant tensor that feeds a non-constant node becomes a
+  Const named `<node>/_<k>__cf__<k>` (k counts replacements in name order), and
+  what is left unused is dropped. The common ops are evaluated with numpy, the
+  rest by TensorFlow, one node at a time.
+- `fold_batch_norms`: Mul by a constant vector after Conv2D/MatMul/
+  DepthwiseConv2dNative with constant weights goes into the weights.
+- `fold_old_batch_norms`: BatchNormWithGlobalNormalization and FusedBatchNorm
+  (V1-V3, inference) after a convolution or MatMul (also through BatchToSpaceND,
+  or a ConcatV2 of two convolutions) become scaled weights plus a BiasAdd.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from modelkit.ir import DType, Graph, Model, Node, Value
+from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
+from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
+    register
+from modelkit.transform.tf._eval import (CONTROL_FLOW_OPS, KERNELS, EvalError, calls_function,
+                                         evaluate, is_stateful)
+from modelkit.transform.tf._graph import const_array, output_names, prune_unreachable, set_const
+from modelkit.transform.tf._tfgraph import const_node, new_node, node_name
+from modelkit.transform.tf.structure import execution_order
+
+_DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+_SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+
+
+def _failed(model: Model, params: Params, name: str, message: str) -> PassResult:
+    """TF's ignore_errors: a failing transform leaves the graph as it was."""
+    if params.bool("ignore_errors"):
+        return PassResult(model, False, [f"ignored error: {message}"])
+    raise TransformError(f"{name}: {message}")
+
+
+def _rename(node: Node, name: str) -> None:
+    node.name = name
+    for port, v in enumerate(node.outputs):
+        v.name = f"{name}:{port}"
+
+
+# ----------------------------------------------------------------------------- fold_constants
+
+def _static_shape_value(node: Node) -> list[np.ndarray] | None:
+    """Shape/ShapeN/Size/Rank of inputs whose shapes are fully known, else None."""
+    t = node.attrs.get("out_type")
+    np_t = t.numpy if isinstance(t, DType) and t.numpy is not None else np.int32
+    shapes = []
+    for v in node.inputs:
+        if v is None or v.shape is None or any(d is None for d in v.shape):
+            if node.op == "Rank" and v is not None and v.shape is not None:
+                shapes.append(v.shape)
+                continue
+            return None
+        shapes.append(v.shape)
+    if node.op == "Shape":
+        return [np.asarray(shapes[0], np_t)]
+    if node.op == "ShapeN":
+        return [np.asarray(s, np_t) for s in shapes]
+    if node.op == "Size":
+        return [np.asarray(int(np.prod(shapes[0])), np_t)]
+    return [np.asarray(len(shapes[0]), np.int32)]
+
+
+def fold_graph(graph: Graph, inputs: list[str], outputs: list[str], *,
+               exclude_ops: set[str] = frozenset(), exclude_nodes: set[str] = frozenset(),
+               max_bytes: int = _DEFAULT_MAX_BYTES, clear_output_shapes: bool = True,
+               on_tf: Callable[[Node], None] | None = None) -> int:
+    """Fold constant subgraphs of `graph` in place (see the module doc).
+
+    Returns:
+        how many tensors were replaced by Consts.
+
+    Raises:
+        TransformError: an input is not a Placeholder, an output is missing, or a
+            foldable node failed to evaluate.
+    """
+    by_name = {n.name: n for n in graph.nodes}
+    for name in outputs:
+        if name not in by_name:
+            raise TransformError(f"Bad graph structure, no node named '{name}' found for "
+                                 f"input lookup")
+    if clear_output_shapes:
+        for n in graph.nodes:
+            if "_output_shapes" in n.attrs:
+                del n.attrs["_output_shapes"]
+                n.meta.get("tf_attr_kinds", {}).pop("_output_shapes", None)
+    input_set = {i for i in inputs if i in by_name}
+    for name in input_set:
+        node = by_name[name]
+        if node.op == "PlaceholderWithDefault":
+            node.op = "Placeholder"
+            for i in range(len(node.inputs)):
+                node.set_input(i, None)
+            node._inputs = []  # NOTE: a Placeholder has no inputs at all.
+            node.meta["tf_inputs"] = []
+        elif node.op != "Placeholder":
+            raise TransformError(f"Input '{name}' was expected to be a Placeholder or "
+                                 f"PlaceholderWithDefault op, but was {node.op}")
+    prune_unreachable(graph, outputs, sorted(input_set))
+    _spell_feeds(graph, input_set)
+
+    # Which nodes are constant: walk in data-flow order.
+    order = execution_order(graph.nodes)
+    values: dict[int, list[np.ndarray]] = {}
+    constant: set[int] = set()
+    control_deps: dict[int, set[str]] = {}
+    shape_replaced = 0
+    internal = False
+    by_name = {n.name: n for n in graph.nodes}
+    for node in order:
+        key = id(node)
+        if node.name in input_set:
+            continue
+        if node.op in ("Const", "HostConst"):
+            if node.attrs.get("dtype") == DType.RESOURCE:
+                continue
+            constant.add(key)
+            control_deps[key] = set(node.control_inputs)
+            continue
+        static = _static_shape_value(node) if node.op in _SHAPE_OPS else None
+        if static is None:
+            if (is_stateful(node.op) or node.op in CONTROL_FLOW_OPS or calls_function(node)
+                    or node.op in exclude_ops or node.name in exclude_nodes):
+                continue
+            if any(v is None or v.producer is None or id(v.producer) not in constant
+                   for v in node.inputs):
+                continue
+        deps: set[str] = set()
+        for c in node.control_inputs:
+            src = by_name.get(c)
+            if src is not None and id(src) in constant:
+                deps |= control_deps.get(id(src), set())
+            else:
+                deps.add(c)
+        for v in node.inputs:
+            if v is not None and v.producer is not None:
+                if id(v.producer) in constant:
+                    deps |= control_deps.get(id(v.producer), set())
+                elif static is not None:
+                    deps.add(v.producer.name)
+        if static is not None:
+            values[key] = static
+            shape_replaced += len(static)
+        else:
+            ins = [_value_of(v, values) for v in node.inputs]
+            if on_tf is not None and node.op not in KERNELS:
+                on_tf(node)
+            try:
+                outs = evaluate(node, ins)
+            except EvalError as e:
+                raise TransformError(f"constant folding failed: {e}") from None
+            # NOTE: TF does not fold a node whose (statically known) output is over the
+            # size limit; its consumers then stay unfolded too.
+            if any(np.asarray(o).nbytes > max_bytes for o in outs):
+                continue
+            values[key] = outs
+        constant.add(key)
+        control_deps[key] = deps
+        internal = True
+    if not internal:
+        return 0
+
+    # Constant tensors that feed non-constant nodes (or leave as outputs), in name order.
+    out_set = set(outputs)
+    boundary: list[tuple[str, int, Node]] = []
+    for node in graph.nodes:
+        if id(node) not in constant:
+            continue
+        for port, v in enumerate(node.outputs):
+            leaves = any(id(c) not in constant for c, _ in v.consumers) or \
+                (port == 0 and node.name in out_set)
+            if leaves:
+                boundary.append((node.name, port, node))
+    boundary.sort(key=lambda b: (b[0], b[1]))
+    counter = 0
+    uid = shape_replaced
+    replaced = 0
+    for name, port, node in boundary:
+        if node.op in ("Const", "HostConst"):
+            continue
+        arr = np.asarray(values[id(node)][port])
+        if arr.nbytes > max_bytes:
+            continue
+        new_name = f"{name}/_{counter}__cf__{uid}"
+        counter += 1
+        uid += 1
+        made = const_node(graph, new_name, arr, _dtype_of(arr, node.outputs[port]),
+                          control_inputs=sorted(control_deps.get(id(node), set())),
+                          before=node)
+        old = node.outputs[port]
+        for c, pos in list(old.consumers):
+            c.set_input(pos, made.outputs[0])
+        replaced += 1
+    prune_unreachable(graph, outputs, sorted(input_set))
+    return replaced
+
+
+def _spell_feeds(graph: Graph, input_set: set[str]) -> None:
+    """Consumers of fed inputs read them as `name:port`, as TF's ReplaceSendRecvs writes them."""
+    for node in graph.nodes:
+        spelled = node.meta.get("tf_inputs")
+        if spelled is None:
+            continue
+        data = [s for s in spelled if not s.startswith("^")]
+        changed = False
+        for pos, v in enumerate(node.inputs):
+            if v is not None and v.producer is not None and v.producer.name in input_set \
+                    and pos < len(data) and data[pos] != v.name:
+                data[pos] = v.name
+                changed = True
+        if changed:
+            node.meta["tf_inputs"] = data + [s for s in spelled if s.startswith("^")]
+
+
+def _dtype_of(arr: np.ndarray, value: Value) -> DType | None:
+    if arr.dtype == object:
+        return DType.STRING
+    if value.dtype is not None and value.dtype.numpy == arr.dtype:
+        return value.dtype
+    return None
+
+
+def _value_of(v: Value | None, values: dict[int, list[np.ndarray]]) -> np.ndarray:
+    node = v.producer  # type: ignore[union-attr]
+    got = values.get(id(node))
+    if got is None:
+        arr = const_array(v)
+        if arr is None:
+            raise TransformError(f"'{node.name}' has no constant value")
+        got = [arr]
+        values[id(node)] = got
+    return got[int(v.name.rpartition(":")[2] or 0)]  # type: ignore[union-attr]
+
+
+@register("fold_constants", params=[
+    Param("clear_output_shapes", "drop saved _output_shapes first", default="true"),
+    Param("exclude_op", "op types never folded", repeated=True),
+    Param("exclude_node", "node names never folded", repeated=True),
+    Param("max_constant_size_in_bytes", "largest constant created", default="10485760"),
+], doc="replace constant subgraphs by Consts, as TF's constant folding does")
+def fold_constants(model: Model, params: Params, ctx: PassContext) -> PassResult:
+    """Evaluate constant subgraphs (numpy for common ops, TF for rare ones)."""
+    out = clone_model(model)
+    graph = out.main
+    try:
+        max_bytes = params.int("max_constant_size_in_bytes", _DEFAULT_MAX_BYTES)
+        count = fold_graph(graph, [node_name(i) for i in ctx.inputs],
+                           output_names(graph, ctx),
+                           exclude_ops=set(params.list("exclude_op")),
+                           exclude_nodes=set(params.list("exclude_node")),
+                           max_bytes=max_bytes,
+                           clear_output_shapes=params.bool("clear_output_shapes", True))
+    except TransformError as e:
+        return _failed(model, params, "fold_constants", str(e))
+    return PassResult(out, True, [f"{count} constant tensors folded"])
+
+
+# ----------------------------------------------------------------------------- batch norms
+
+_CONV_OPS = ("Conv2D", "MatMul", "DepthwiseConv2dNative")
+
+
+def _only_consumer(value: Value, node: Node) -> bool:
+    return all(c is node for c, _ in value.consumers)
+
+
+def _weight_cols(op: str, shape: tuple[int, ...]) -> int:
+    if op == "Conv2D":
+        return shape[3]
+    if op == "DepthwiseConv2dNative":
+        return shape[2] * shape[3]
+    return shape[1]
+
+
+def _scaled(weights: np.ndarray, scale: np.ndarray, cols: int) -> np.ndarray:
+    flat = weights.astype(np.float32).reshape(-1, cols)
+    return (flat * scale.astype(np.float32).reshape(1, cols)).reshape(weights.shape)
+
+
+def _producer(v: Value | None, ops) -> Node | None:
+    if v is None or v.producer is None:
+        return None
+    return v.producer if v.producer.op in ops else None
+
+
+def fold_mul_into_weights(graph: Graph, outputs: set[str]) -> int:
+    """fold_batch_norms on `graph` in place.
+
+    Returns:
+        how many Muls were folded.
+
+    Raises:
+        TransformError: a Mul's constant is not a vector of the weights' width.
+    """
+    folded = 0
+    for mul in list(graph.nodes):
+        if mul.op != "Mul" or len(mul.inputs) != 2:
+            continue
+        conv = _producer(mul.inputs[0], _CONV_OPS)
+        mconst = _producer(mul.inputs[1], ("Const",))
+        if conv is None or mconst is None or len(conv.inputs) < 2:
+            continue
+        wconst = _producer(conv.inputs[1], ("Const",))
+        if wconst is None or conv.inputs[0] is None:
+            continue
+        # NOTE: ReplaceMatchingOpTypes keeps the match when an inner node is used elsewhere.
+        if not (_only_consumer(conv.outputs[0], mul) and _only_consumer(wconst.outputs[0], conv)
+                and _only_consumer(mconst.outputs[0], mul)) or conv.name in outputs \
+                or wconst.name in outputs or mconst.name in outputs:
+            continue
+        weights = const_array(wconst.outputs[0])
+        scale = const_array(mconst.outputs[0])
+        if weights is None or scale is None:
+            continue
+        cols = _weight_cols(conv.op, weights.shape)
+        if scale.ndim != 1 or scale.shape[0] != cols:
+            raise TransformError(f"Mul constant input to batch norm has bad shape: "
+                                 f"[{','.join(str(d) for d in scale.shape)}]")
+        set_const(wconst, _scaled(weights, scale, cols), DType.FLOAT32)
+        mul_name = mul.name
+        replace_uses(mul.outputs[0], conv.outputs[0], graph=graph)
+        remove_nodes(graph, [mul, mconst])
+        _rename(conv, mul_name)
+        folded += 1
+    return folded
+
+
+_BN_OPS = ("BatchNormWithGlobalNormalization", "FusedBatchNorm", "FusedBatchNormV2",
+           "FusedBatchNormV3")
+
+
+def _bn_scale_offset(bn: Node) -> tuple[np.ndarray, np.ndarray] | None:
+    """Per-channel scale and offset of an inference batch norm, or None if not constant.
+
+    Raises:
+        TransformError: the parameters are not vectors of one length.
+    """
+    fused = bn.op != "BatchNormWithGlobalNormalization"
+    idx = (3, 4, 2, 1) if fused else (1, 2, 3, 4)  # mean, variance, beta, gamma
+    arrays = []
+    for i in idx:
+        if i >= len(bn.inputs) or _producer(bn.inputs[i], ("Const",)) is None:
+            return None
+        arrays.append(const_array(bn.inputs[i]))
+    if any(a is None for a in arrays):
+        return None
+    mean, var, beta, gamma = (np.asarray(a, np.float32) for a in arrays)
+    cols = mean.shape[0] if mean.ndim else 1
+    for name, a in (("Variance", var), ("Beta", beta), ("gamma", gamma)):
+        if a.ndim != 1 or a.shape[0] != cols:
+            raise TransformError(f"{name} input to batch norm has bad shape: "
+                                 f"[{','.join(str(d) for d in a.shape)}]")
+    eps = np.float32(bn.attrs.get("epsilon" if fused else "variance_epsilon", 0.001))
+    scale_after = fused or bool(bn.attrs.get("scale_after_normalization", True))
+    scale = (np.float32(1.0) / np.sqrt(var + eps)).astype(np.float32)
+    if scale_after:
+        scale = (scale * gamma).astype(np.float32)
+    offset = (-mean * scale + beta).astype(np.float32)
+    return scale, offset
+
+
+def _fuse_into_conv(graph: Graph, conv: Node, scale: np.ndarray, offset: np.ndarray,
+                    out_name: str, before: Node) -> Node:
+    """Scale `conv`'s weights and add `<conv>_bn_offset` with a BiasAdd named `out_name`."""
+    wconst = conv.inputs[1].producer  # type: ignore[union-attr]
+    weights = const_array(conv.inputs[1])
+    assert wconst is not None and weights is not None
+    cols = _weight_cols(conv.op, weights.shape)
+    set_const(wconst, _scaled(weights, scale, cols), DType.FLOAT32)
+    off = const_node(graph, f"{conv.name}_bn_offset", offset.astype(np.float32),
+                     DType.FLOAT32, before=before)
+    attrs = {"T": conv.attrs.get("T", DType.FLOAT32)}
+    if "data_format" in conv.attrs:
+        attrs["data_format"] = conv.attrs["data_format"]
+    return new_node(graph, out_name, "BiasAdd", [conv.outputs[0], off.outputs[0]], attrs,
+                    outputs=[DType.FLOAT32], before=before)
+
+
+def _conv_with_const_weights(v: Value | None, ops=_CONV_OPS) -> Node | None:
+    conv = _producer(v, ops)
+    if conv is None or len(conv.inputs) < 2 or _producer(conv.inputs[1], ("Const",)) is None:
+        return None
+    return conv
+
+
+def _bn_cols_fit(conv: Node, scale: np.ndarray) -> bool:
+    w = const_array(conv.inputs[1])
+    return w is not None and _weight_cols(conv.op, w.shape) == scale.shape[0]
+
+
+def _replace_bn(graph: Graph, bn: Node, new_out: Value) -> None:
+    """Point the batch norm's consumers at `new_out`, drop it and its parameter Consts."""
+    replace_uses(bn.outputs[0], new_out, graph=graph)
+    params = [v.producer for v in bn.inputs[1:] if v is not None and v.producer is not None]
+    remove_nodes(graph, [bn])
+    remove_nodes(graph, [p for p in params if p.op == "Const"
+                         and not any(v.consumers for v in p.outputs)])
+
+
+def fold_batch_norm_ops(graph: Graph) -> int:
+    """fold_old_batch_norms on `graph` in place.
+
+    Returns:
+        how many batch norms were folded.
+    """
+    folded = 0
+    for bn in list(graph.nodes):
+        if bn.op not in _BN_OPS or not bn.inputs or bn.inputs[0] is None:
+            continue
+        if bn.op != "BatchNormWithGlobalNormalization" and bn.attrs.get("is_training", False):
+            continue
+        if any(v.consumers for v in bn.outputs[1:]):
+            continue
+        src = bn.inputs[0].producer
+        if src is None:
+            continue
+        so = _bn_scale_offset(bn)
+        if so is None:
+            continue
+        scale, offset = so
+        bn_name = bn.name
+        conv = _conv_with_const_weights(bn.inputs[0])
+        if conv is not None:
+            if not _bn_cols_fit(conv, scale):
+                continue
+            _rename(bn, f"{bn_name}__folded")
+            bias = _fuse_into_conv(graph, conv, scale, offset, bn_name, before=bn)
+            _replace_bn(graph, bn, bias.outputs[0])
+            folded += 1
+            continue
+        if src.op == "BatchToSpaceND":
+            conv = _conv_with_const_weights(src.inputs[0], ("Conv2D",))
+            if conv is None or not _bn_cols_fit(conv, scale) \
+                    or _producer(src.inputs[1], ("Const",)) is None \
+                    or _producer(src.inputs[2], ("Const",)) is None:
+                continue
+            _rename(bn, f"{bn_name}__folded")
+            bias = _fuse_into_conv(graph, conv, scale, offset, f"{conv.name}/biasadd",
+                                   before=src)
+            src.set_input(0, bias.outputs[0])
+            _rename(src, bn_name)
+            _replace_bn(graph, bn, src.outputs[0])
+            folded += 1
+            continue
+        if src.op in ("ConcatV2", "Concat") and len(src.inputs) == 3:
+            axis_pos, data = (2, (0, 1)) if src.op == "ConcatV2" else (0, (1, 2))
+            convs = [_conv_with_const_weights(src.inputs[i], ("Conv2D",)) for i in data]
+            axis = const_array(src.inputs[axis_pos])
+            if any(c is None for c in convs) or axis is None:
+                continue
+            c0, c1 = convs
+            s0, o0, s1, o1 = scale, offset, scale, offset
+            if int(axis) == 3:
+                split = const_array(c0.inputs[1]).shape[3]  # type: ignore[union-attr]
+                s0, o0, s1, o1 = scale[:split], offset[:split], scale[split:], offset[split:]
+            if not (_bn_cols_fit(c0, s0) and _bn_cols_fit(c1, s1)):
+                continue
+            _rename(bn, f"{bn_name}__folded")
+            b0 = _fuse_into_conv(graph, c0, s0, o0, f"{src.name}_bn_in0", before=src)
+            b1 = _fuse_into_conv(graph, c1, s1, o1, f"{src.name}_bn_in1", before=src)
+            src.set_input(data[0], b0.outputs[0])
+            src.set_input(data[1], b1.outputs[0])
+            _rename(src, bn_name)
+            _replace_bn(graph, bn, src.outputs[0])
+            folded += 1
+    return folded
+
+
+@register("fold_batch_norms",
+          doc="fold a Mul by a constant vector after Conv2D/MatMul into the weights")
+def fold_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResult:
+    """Bake per-channel Muls into the preceding convolution's weights."""
+    out = clone_model(model)
+    try:
+        count = fold_mul_into_weights(out.main, set(output_names(out.main, ctx)))
+    except TransformError as e:
+        return _failed(model, params, "fold_batch_norms", str(e))
+    if not count:
+        return PassResult(model, False, [])
+    return PassResult(out, True, [f"{count} Mul folded into weights"])
+
+
+@register("fold_old_batch_norms",
+          doc="fold inference batch norms (FusedBatchNorm V1-V3, BatchNormWithGlobal"
+              "Normalization) into the preceding convolution")
+def fold_old_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResult:
+    """Replace batch norms after convolutions by scaled weights and a BiasAdd."""
+    out = clone_model(model)
+    try:
+        count = fold_batch_norm_ops(out.main)
+    except TransformError as e:
+        return _failed(model, params, "fold_old_batch_norms", str(e))
+    if not count:
+        return PassResult(model, False, [])
+    return PassResult(out, True, [f"{count} batch norms folded"])
