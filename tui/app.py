@@ -14,6 +14,7 @@ from textual.screen import Screen
 
 from modelkit.ir import Model
 from tui.model_index import ModelIndex
+from tui.overlays import DebugOverlay, Overlays
 
 
 class ModelBrowser(App[None]):
@@ -22,6 +23,10 @@ class ModelBrowser(App[None]):
     Args:
         model: the model to browse.
         cursor_blink: blink text cursors (tests and screenshots turn it off).
+        target: the `check` target to mark the nodes for (None: the default, tflite).
+        debug: per-layer error from `modelkit debug --json`, bound to `model`.
+        run_check: run `check` in the background when the model opens.
+        graph: open in the graph view rather than the node list.
     """
 
     CSS_PATH = "app.tcss"
@@ -32,18 +37,23 @@ class ModelBrowser(App[None]):
         Binding("question_mark", "help", "Help"),
     ]
 
-    def __init__(self, model: Model, *, cursor_blink: bool = True) -> None:
+    def __init__(self, model: Model, *, cursor_blink: bool = True, target: str | None = None,
+                 debug: DebugOverlay | None = None, run_check: bool = True,
+                 graph: bool = False) -> None:
         super().__init__()
         self.model = model
         self.cursor_blink = cursor_blink
         self.index = ModelIndex(model)
-        if model.path:
-            self.sub_title = Path(model.path).name
+        self.overlays = Overlays(target=target, debug=debug)
+        self.run_check = run_check
+        self.start_in_graph = graph
+        self.model_name = Path(model.path).name if model.path else ""
+        self.sub_title = self.model_name
 
     def get_default_screen(self) -> Screen:
         from tui.screens.main import MainScreen
 
-        return MainScreen(self.index)
+        return MainScreen(self.index, self.overlays)
 
     def action_help(self) -> None:
         """Show every key binding."""

@@ -42,6 +42,10 @@ class TensorValues:
         stats: statistics of the real values (dequantized when quantized).
         histogram: (low, high, count) per bin over the real values.
         note: why something is missing (strings, unreadable data), else "".
+        limits: (storage dtype, lowest, highest) stored value of a quantized tensor.
+        at_limits: how many stored values sit at the lowest and at the highest limit
+            (clipped, or saturated by the quantizer).
+        scales: (axis, channels, smallest, largest) scale of per-channel quantization.
     """
 
     raw: list = field(default_factory=list)
@@ -49,6 +53,9 @@ class TensorValues:
     stats: Stats | None = None
     histogram: list[tuple[float, float, int]] = field(default_factory=list)
     note: str = ""
+    limits: tuple[str, int, int] | None = None
+    at_limits: tuple[int, int] = (0, 0)
+    scales: tuple[int | None, int, float, float] | None = None
 
 
 def _channel_of(start: int, stop: int, shape: tuple[int, ...], axis: int) -> np.ndarray:
@@ -101,6 +108,11 @@ def tensor_values(data: TensorData, quant: QuantParams | None, preview: int = PR
     out = TensorValues(raw=flat[:preview].tolist())
     if quant is not None:
         out.real = _real_chunk(flat, 0, min(preview, n), quant, shape).tolist()
+        info = np.iinfo(arr.dtype)
+        out.limits = (arr.dtype.name, int(info.min), int(info.max))
+        if quant.scale.size > 1:
+            out.scales = (quant.axis, int(quant.scale.size), float(quant.scale.min()),
+                          float(quant.scale.max()))
     if n == 0:
         out.note = "empty tensor"
         return out
@@ -109,9 +121,14 @@ def tensor_values(data: TensorData, quant: QuantParams | None, preview: int = PR
     # NOTE: two streaming passes (moments and range, then the histogram) keep memory
     # at one chunk even for tensors of hundreds of megabytes.
     lo, hi, total, total_sq, zeros = np.inf, -np.inf, 0.0, 0.0, 0
+    at_lo = at_hi = 0
     for start in range(0, n, CHUNK):
         if should_stop is not None and should_stop():
             return None
+        if out.limits is not None:
+            raw = flat[start:min(n, start + CHUNK)]
+            at_lo += int(np.count_nonzero(raw == out.limits[1]))
+            at_hi += int(np.count_nonzero(raw == out.limits[2]))
         x = _real_chunk(flat, start, min(n, start + CHUNK), quant, shape)
         finite = x[np.isfinite(x)]
         if finite.size:
@@ -119,6 +136,7 @@ def tensor_values(data: TensorData, quant: QuantParams | None, preview: int = PR
         total += float(finite.sum())
         total_sq += float(np.square(finite).sum())
         zeros += int(np.count_nonzero(x == 0))
+    out.at_limits = (at_lo, at_hi)
     mean = total / n
     var = max(total_sq / n - mean * mean, 0.0)
     if not np.isfinite(lo):
@@ -164,6 +182,15 @@ def render_values(v: TensorValues, size: int, bar: int = BAR) -> list[str]:
     if s is not None:
         lines.append(f"stats     min {s.min:.4g}  max {s.max:.4g}  mean {s.mean:.4g}  "
                      f"std {s.std:.4g}  zeros {s.zero_fraction:.1%}")
+    if v.scales is not None:
+        axis, count, smin, smax = v.scales
+        ratio = f"  (largest/smallest {smax / smin:.3g}x)" if smin > 0 else ""
+        lines.append(f"scales    {count} channels on axis {axis}: {smin:.4g} to {smax:.4g}{ratio}")
+    if v.limits is not None and s is not None:
+        name, low, high = v.limits
+        a, b = v.at_limits
+        lines.append(f"at limits {name} {low}: {a:,} ({a / s.count:.2%})   "
+                     f"{high}: {b:,} ({b / s.count:.2%})")
     if v.histogram:
         top = max(c for _, _, c in v.histogram) or 1
         edge = [(f"{lo:.4g}", f"{hi:.4g}") for lo, hi, _ in v.histogram]

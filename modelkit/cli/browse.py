@@ -14,17 +14,37 @@ from modelkit.cli.main import app, reporting_errors
 def browse(
     model: Path = typer.Argument(..., help="Model file or folder (any supported format)."),
     fmt: Optional[str] = typer.Option(None, "--from", help="Force the input format."),
+    target: Optional[str] = typer.Option(
+        None, "--target", help="Mark the nodes with what `check --target T` finds "
+                               "(default: tflite)."),
+    overlay: Optional[Path] = typer.Option(
+        None, "--overlay", help="Colour the graph by per-layer error from the JSON "
+                                "`modelkit debug --json` wrote."),
+    graph: bool = typer.Option(False, "--graph", help="Open in the graph view (g toggles)."),
 ) -> None:
     """Browse graphs, nodes, tensors and quantization in the terminal (q quits, ? lists keys)."""
     with reporting_errors():
+        from modelkit.errors import UsageError
         from modelkit.formats.registry import load
+        from tui.overlays import DebugOverlay
 
-        # NOTE: the model is read before the app starts, so a bad file is one error
-        # line and an exit code, never a half-drawn screen.
+        if target is not None:
+            try:
+                from modelkit.check import TARGETS
+            except ImportError:
+                TARGETS = None
+            if TARGETS is not None and target not in TARGETS:
+                raise UsageError(f"unknown --target {target!r}; choose one of "
+                                 f"{', '.join(TARGETS)}")
+        # NOTE: the model and the overlay are read before the app starts, so a bad file
+        # is one error line and an exit code, never a half-drawn screen.
+        debug = DebugOverlay.read(overlay) if overlay is not None else None
         loaded = load(model, fmt)
+        if debug is not None:
+            debug.bind(loaded)
     # NOTE: Textual is imported here only, so `import modelkit` and other commands
     # never pay for it.
     from tui.app import ModelBrowser
 
     with reporting_errors():
-        ModelBrowser(loaded).run()
+        ModelBrowser(loaded, target=target, debug=debug, graph=graph).run()

@@ -8,9 +8,14 @@ import modelkit
 from tui.app import ModelBrowser
 
 
-def load_browser(path) -> ModelBrowser:
-    """A browser on the model at `path`, with a steady cursor for tests and screenshots."""
-    return ModelBrowser(modelkit.load(path), cursor_blink=False)
+def load_browser(path, **options) -> ModelBrowser:
+    """A browser on the model at `path`, with a steady cursor for tests and screenshots.
+
+    `check` does not run unless `run_check=True` is given: what it finds is its own
+    tests' business, and screenshots must not change with its rules.
+    """
+    options.setdefault("run_check", False)
+    return ModelBrowser(modelkit.load(path), cursor_blink=False, **options)
 
 
 def plain(content) -> str:
@@ -49,3 +54,9 @@ async def settle(pilot) -> None:
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as plain text lines (trailing blanks stripped)."""
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(seg.text for seg in strip).rstrip() for strip in strips)

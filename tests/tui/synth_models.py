@@ -103,3 +103,85 @@ def chain_model(num_ops: int = 1200, seed: int = 0) -> Model:
                                                     first)],
                     [SignatureIO("y", cur.name, cur.dtype, cur.shape, cur)], graph=0)
     return Model("tflite", None, [g], [sig])
+
+
+def branching_model() -> Model:
+    """A residual block and a concat between a QUANTIZE/DEQUANTIZE pair, as the TFLite
+    converter lays out an int8 model with float input and output:
+
+    input -> QUANTIZE -> CONV_2D a -> CONV_2D b -> ADD(b, a) ---------> CONCATENATION
+                                  \\-> DEPTHWISE_CONV_2D ------------/     -> DEQUANTIZE -> output
+    """
+    rng = np.random.default_rng(1)
+    values: list[Value] = []
+
+    def add(name, dtype, shape, quant=None, data=None) -> Value:
+        v = Value(name, dtype, shape, quant=quant,
+                  data=None if data is None else ArrayData(data, dtype), index=len(values),
+                  meta={"buffer": len(values) + 1})
+        values.append(v)
+        return v
+
+    def q(scale, zp=0):
+        return QuantParams(scale, zp, storage=DType.INT8)
+
+    def conv_consts(name, shape):
+        w = add(f"{name}/filter", DType.INT8, shape, _per_channel(
+            rng.uniform(0.002, 0.01, shape[0 if len(shape) == 4 and name != "dw" else 3]),
+            DType.INT8), rng.integers(-127, 128, size=shape, dtype=np.int8))
+        n = shape[0] if name != "dw" else shape[3]
+        b = add(f"{name}/bias", DType.INT32, (n,), _per_channel(rng.uniform(1e-5, 1e-4, n),
+                                                                  DType.INT32),
+                rng.integers(-500, 500, size=n, dtype=np.int32))
+        return w, b
+
+    x = add("input", DType.FLOAT32, (1, 8, 8, 4))
+    xq = add("input_int8", DType.INT8, (1, 8, 8, 4), q(0.02, -3))
+    wa, ba = conv_consts("conv_a", (8, 3, 3, 4))
+    a = add("block/conv_a/Relu", DType.INT8, (1, 8, 8, 8), q(0.03, -128))
+    wb, bb = conv_consts("conv_b", (8, 3, 3, 8))
+    b = add("block/conv_b/BiasAdd", DType.INT8, (1, 8, 8, 8), q(0.04, 2))
+    s = add("block/add", DType.INT8, (1, 8, 8, 8), q(0.05, -1))
+    wd, bd = conv_consts("dw", (1, 3, 3, 8))
+    d = add("block/dw/Relu6", DType.INT8, (1, 8, 8, 8), q(0.024, -128))
+    c = add("block/concat", DType.INT8, (1, 8, 8, 16), q(0.05, -1))
+    y = add("output", DType.FLOAT32, (1, 8, 8, 16))
+    relu = {"fused_activation_function": EnumValue("RELU", 1)}
+    none = {"fused_activation_function": EnumValue("NONE", 0)}
+    nodes = [
+        Node(xq.name, "QUANTIZE", "tflite", [x], [xq], index=0, version=1),
+        Node(a.name, "CONV_2D", "tflite", [xq, wa, ba], [a], index=1, version=3, attrs=relu),
+        Node(b.name, "CONV_2D", "tflite", [a, wb, bb], [b], index=2, version=3, attrs=none),
+        Node(s.name, "ADD", "tflite", [b, a], [s], index=3, version=2, attrs=none),
+        Node(d.name, "DEPTHWISE_CONV_2D", "tflite", [a, wd, bd], [d], index=4, version=3,
+             attrs={"fused_activation_function": EnumValue("RELU6", 3)}),
+        Node(c.name, "CONCATENATION", "tflite", [s, d], [c], index=5, version=2,
+             attrs={"axis": 3, **none}),
+        Node(y.name, "DEQUANTIZE", "tflite", [c], [y], index=6, version=2),
+    ]
+    g = Graph("main", nodes, values, [x], [y])
+    sig = Signature("serving_default", [SignatureIO("x", x.name, x.dtype, x.shape, x)],
+                    [SignatureIO("y", y.name, y.dtype, y.shape, y)], graph=0)
+    return Model("tflite", None, [g], [sig])
+
+
+def cyclic_model() -> Model:
+    """A TF1-style loop: Enter -> Merge -> Add -> NextIteration -> back into Merge."""
+    x = Value("x:0", DType.FLOAT32, (1,))
+    one = Value("one:0", DType.FLOAT32, (), data=ArrayData(np.ones((), np.float32)))
+    entered = Value("enter:0", DType.FLOAT32, (1,))
+    merged = Value("merge:0", DType.FLOAT32, (1,))
+    added = Value("add:0", DType.FLOAT32, (1,))
+    nxt = Value("next:0", DType.FLOAT32, (1,))
+    merge = Node("merge", "Merge", "tf", [entered], [merged], index=3)
+    nodes = [
+        Node("x", "Placeholder", "tf", [], [x], index=0),
+        Node("one", "Const", "tf", [], [one], index=1),
+        Node("enter", "Enter", "tf", [x], [entered], index=2),
+        merge,
+        Node("add", "AddV2", "tf", [merged, one], [added], index=4),
+        Node("next", "NextIteration", "tf", [added], [nxt], index=5),
+    ]
+    merge.append_input(nxt)
+    values = [x, one, entered, merged, added, nxt]
+    return Model("graphdef", None, [Graph("", nodes, values, [], [added])])

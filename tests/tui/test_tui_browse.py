@@ -167,6 +167,15 @@ async def test_per_channel_table_and_constant_values(sample_path, op_details, te
         assert float(stats["std"]) == pytest.approx(real.std(), rel=1e-3)
         counts = [int(line.split()[-1]) for line in values.splitlines() if " .. " in line]
         assert sum(counts) == raw.size
+        # Per-channel scale range and the share of stored values at the int8 limits.
+        lo, hi = re.search(rf"{len(qp['scales'])} channels on axis {axis}: "
+                           r"([0-9.e+-]+) to ([0-9.e+-]+)", values).groups()
+        assert float(lo) == pytest.approx(qp["scales"].min(), rel=1e-3)
+        assert float(hi) == pytest.approx(qp["scales"].max(), rel=1e-3)
+        at_lo, at_hi = re.search(r"at limits int8 -128: ([0-9,]+) .*127: ([0-9,]+)",
+                                 values).groups()
+        assert int(at_lo.replace(",", "")) == int(np.count_nonzero(raw == -128))
+        assert int(at_hi.replace(",", "")) == int(np.count_nonzero(raw == 127))
 
 
 @pytest.mark.asyncio

@@ -66,3 +66,46 @@ def test_search_results(snap_compare, sample_path):
         await settle(pilot)
 
     assert snap_compare(load_browser(sample_path), terminal_size=SIZE, run_before=run_before)
+
+
+def test_graph_view_branching(snap_compare):
+    """The drawn graph of a residual + concat model, ADD selected: the split, the long
+    skip edge, the merge, tensor types on the edges, weights folded into the boxes."""
+    from synth_models import branching_model
+
+    from tui.app import ModelBrowser
+    from tui.model_index import NODE, Target
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.screen.show(Target(NODE, 0, 3), record=True)
+        await pilot.press("g")
+        await settle(pilot)
+
+    app = ModelBrowser(branching_model(), cursor_blink=False, run_check=False)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_graph_view_overlays(snap_compare, tmp_path):
+    """Findings marks (✖/▲ with words) and per-layer error (symbol, figure, legend)."""
+    from synth_models import branching_model
+    from test_tui_graph_view import debug_json, findings_for
+
+    from tui.app import ModelBrowser
+    from tui.model_index import NODE, Target
+    from tui.overlays import DebugOverlay
+
+    model = branching_model()
+    debug = DebugOverlay.read(debug_json(model, tmp_path))
+    debug.bind(model)
+
+    async def run_before(pilot):
+        await settle(pilot)
+        pilot.app.overlays.set_findings("micro", findings_for(model))
+        pilot.app.screen._check_done()
+        pilot.app.screen.show(Target(NODE, 0, 3), record=True)
+        await pilot.press("g")
+        await settle(pilot)
+
+    app = ModelBrowser(model, cursor_blink=False, run_check=False, debug=debug)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

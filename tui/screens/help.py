@@ -15,9 +15,12 @@ NAVIGATION = [
     ("enter", "open the highlighted row; follow a link; expand a per-channel table"),
     ("tab / shift+tab", "move between the filter, the graph list and the details"),
     ("mouse", "click rows and links, click table headers to sort, scroll with the wheel"),
+    ("mouse in the graph", "click a box to select it, drag to pan, wheel to scroll"),
 ]
 
-KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc"}
+KEY_NAMES = {"slash": "/", "question_mark": "?", "escape": "esc", "left_square_bracket": "[",
+             "right_square_bracket": "]", "plus": "+", "equals_sign": "=", "minus": "-",
+             "period": "."}
 
 
 def key_text(keys: str) -> str:
@@ -28,15 +31,18 @@ def key_text(keys: str) -> str:
 def binding_rows() -> list[tuple[str, str, str]]:
     """(where, keys, what) for every binding of the browser's app, screens and widgets."""
     from tui.app import ModelBrowser
+    from tui.screens.findings import FindingsScreen
     from tui.screens.main import MainScreen
     from tui.screens.search import SearchScreen
     from tui.screens.summary import SummaryScreen
     from tui.screens.tensors import TensorsScreen
     from tui.widgets.graph_pane import GraphPane
+    from tui.widgets.graph_view import GraphView
 
     rows = []
     for where, cls in (("anywhere", ModelBrowser), ("main", MainScreen),
-                       ("filter box", GraphPane), ("search", SearchScreen),
+                       ("filter box", GraphPane), ("graph view", GraphView),
+                       ("findings", FindingsScreen), ("search", SearchScreen),
                        ("tensors", TensorsScreen), ("summary", SummaryScreen)):
         for b in cls.BINDINGS:
             if isinstance(b, Binding):

@@ -1,17 +1,22 @@
-"""The main screen: graph pane on the left, details on the right, and the jump history."""
+"""The main screen: node list or drawn graph on the left, details on the right, jump history."""
 
 from __future__ import annotations
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
+from textual.content import Content
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Footer, Header, Static
+from textual.worker import get_current_worker
 
+from modelkit.errors import ModelkitError
 from tui.model_index import NODE, TENSOR, ModelIndex, Target
+from tui.overlays import ERROR_LEVELS, Overlays
 from tui.widgets.details import DetailsView
 from tui.widgets.graph_pane import GraphPane
+from tui.widgets.graph_view import GraphLayouts, GraphView
 
 
 class MainScreen(Screen):
@@ -22,18 +27,26 @@ class MainScreen(Screen):
     """
 
     BINDINGS = [
+        Binding("g", "graph", "Graph/list"),
         Binding("slash", "search", "Search"),
         Binding("f", "filter", "Filter"),
         Binding("p", "producer", "Producer"),
         Binding("c", "consumers", "Consumers"),
+        Binding("left_square_bracket", "step(-1)", "Previous op", show=False),
+        Binding("right_square_bracket", "step(1)", "Next op", show=False),
+        Binding("e", "findings", "Findings"),
+        Binding("n", "next_finding(1)", "Next finding", show=False),
+        Binding("N", "next_finding(-1)", "Previous finding", show=False),
         Binding("t", "tensors", "Tensors"),
         Binding("s", "summary", "Summary"),
         Binding("b,backspace", "back", "Back"),
     ]
 
-    def __init__(self, index: ModelIndex) -> None:
+    def __init__(self, index: ModelIndex, overlays: Overlays | None = None) -> None:
         super().__init__()
         self.index = index
+        self.overlays = overlays if overlays is not None else Overlays()
+        self.layouts = GraphLayouts(index)
         self.current: Target | None = None
         self.history: list[Target] = []
 
@@ -41,14 +54,149 @@ class MainScreen(Screen):
         yield Header()
         with Horizontal(id="main"):
             yield GraphPane(self.index, id="graph-pane")
+            with Vertical(id="graph-box"):
+                yield Static(id="graph-status")
+                yield GraphView(self.index, self.layouts, self.overlays, id="graph-view")
+                yield Static(id="graph-legend")
             yield DetailsView(self.index, id="details")
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one("#graph-box").display = False
         self.query_one("#graph-list").focus()
         target = self.query_one(GraphPane).highlighted_target
         if target is not None:
             self.show(target, record=False)
+        self._show_header()
+        self._show_legend()
+        if getattr(self.app, "run_check", True):
+            self._run_check()
+        self._lay_out_graphs()
+        if getattr(self.app, "start_in_graph", False):
+            self.action_graph()
+
+    # -- background work -------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="graph-layout")
+    def _lay_out_graphs(self) -> None:
+        """Lay out every graph whole, the shown one first, each once (slow for big graphs)."""
+        worker = get_current_worker()
+        graphs = list(range(len(self.index.model.graphs)))
+        for _ in graphs:
+            shown = self.current.graph if self.current is not None else 0
+            todo = [g for g in graphs if self.layouts.full(g) is None]
+            if not todo:
+                break
+            gi = shown if shown in todo else todo[0]
+            self.layouts.compute_full(gi, should_stop=lambda: worker.is_cancelled)
+            if worker.is_cancelled:
+                return
+            self.app.call_from_thread(self._layout_ready, gi)
+
+    def _layout_ready(self, graph: int) -> None:
+        view = self.query_one(GraphView)
+        if self.graph_shown:
+            view.full_ready(graph)
+
+    @work(thread=True, exclusive=True, group="check")
+    def _run_check(self) -> None:
+        """Run `check` on the model and mark the nodes with what it finds."""
+        ov = self.overlays
+        target = ov.target or "tflite"
+        ov.state = "running"
+        self.app.call_from_thread(self._show_header)
+        # NOTE: `check` is an optional part of an installation; when it (or one of the
+        # rule modules it loads on first use) is missing, the overlay is simply absent.
+        try:
+            from modelkit.check import check_model
+
+            report = check_model(self.index.model, target=target)
+        except ImportError:
+            ov.state = "unavailable"
+        except ModelkitError as e:
+            ov.state = str(e)
+        else:
+            ov.set_findings(target, report.findings)
+        self.app.call_from_thread(self._check_done)
+
+    def _check_done(self) -> None:
+        self._show_header()
+        self.query_one(GraphView).overlays_changed()
+        if self.current is not None:
+            self.details.show(self._page(self.current))
+
+    def _show_header(self) -> None:
+        """Header: the file name, then the check's error and warning counts."""
+        name = self.app.model_name
+        check = self.overlays.header_text()
+        self.app.sub_title = f"{name}  |  {check}" if check and name else (check or name)
+
+    def _show_legend(self) -> None:
+        legend = self.query_one("#graph-legend", Static)
+        if self.overlays.debug is None:
+            legend.display = False
+            return
+        parts: list = [("rmse/scale  ", "bold")]
+        lows = [0.0] + [hi for hi, _, _ in ERROR_LEVELS[:-1]]
+        for i, ((hi, sym, _), lo) in enumerate(zip(ERROR_LEVELS, lows)):
+            span = f"<= {hi:g}" if hi != float("inf") else f"> {lo:g}"
+            parts.append((f"{sym} {span}", f"$text-{('success', 'primary', 'warning', 'error')[i]}"))
+            parts.append("   ")
+        legend.update(Content.assemble(*parts))
+
+    # -- the graph view --------------------------------------------------------------------
+
+    @property
+    def graph_shown(self) -> bool:
+        """True when the drawn graph is shown instead of the node list."""
+        return bool(self.query_one("#graph-box").display)
+
+    def action_graph(self) -> None:
+        """Switch between the node list and the drawn graph."""
+        box = self.query_one("#graph-box")
+        pane = self.query_one(GraphPane)
+        view = self.query_one(GraphView)
+        if self.graph_shown:
+            box.display = False
+            pane.display = True
+            self.query_one("#graph-list").focus()
+            return
+        pane.display = False
+        box.display = True
+        if self.current is not None:
+            view.show(self.current, centre=False)
+        view.focus()
+        # NOTE: the view knows its size only after this refresh; centre then.
+        self.call_after_refresh(view.centre)
+
+    @on(GraphView.Changed)
+    def _graph_changed(self, event: GraphView.Changed) -> None:
+        event.stop()
+        self.query_one("#graph-status", Static).update(
+            Content.styled(self.query_one(GraphView).status(), "$text-muted"))
+
+    @on(GraphView.Selected)
+    def _graph_clicked(self, event: GraphView.Selected) -> None:
+        event.stop()
+        if event.target != self.current:
+            self.show(event.target, record=True)
+
+    def _page(self, target: Target):
+        """The details page of `target`, with the findings and per-layer error added."""
+        page = self.index.page(target)
+        ov = self.overlays
+        if target.kind == NODE:
+            extra = ov.finding_lines(target.graph, target.index)
+            if ov.debug is not None:
+                layer = ov.debug.of_node(target.graph, target.index)
+                if layer is not None:
+                    extra += ov.debug.lines(layer)
+            page.header = page.header + extra
+        elif target.kind == TENSOR and ov.debug is not None:
+            layer = ov.debug.of_tensor(target.graph, self.index.value(target))
+            if layer is not None:
+                page.header = page.header + ov.debug.lines(layer)
+        return page
 
     @property
     def details(self) -> DetailsView:
@@ -61,13 +209,17 @@ class MainScreen(Screen):
         if record and self.current is not None:
             self.history.append(self.current)
         self.current = target
-        self.details.show(self.index.page(target))
+        self.details.show(self._page(target))
         self.query_one(GraphPane).show_target(target)
+        if self.graph_shown:
+            self.query_one(GraphView).show(target)
 
     def jump(self, target: Target) -> None:
-        """Follow a link: show `target`, record the jump and put the cursor on its links."""
+        """Follow a link: show `target`, record the jump and put the cursor on its links
+        (in the graph view the cursor stays in the drawing, which follows the jump)."""
         self.show(target, record=True)
-        self.details.links.focus()
+        if not self.graph_shown:
+            self.details.links.focus()
 
     @on(GraphPane.Highlighted)
     def _pane_highlighted(self, event: GraphPane.Highlighted) -> None:
@@ -123,8 +275,15 @@ class MainScreen(Screen):
             if line is not None and line.role == "input" and line.target is not None:
                 value = self.index.value(line.target)
             else:
-                value = next((v for v in obj.inputs if v is not None and v.producer is not None),
-                             None)
+                # NOTE: in the drawing, folded constants (TF `Const` -> `read`) are inside
+                # the box, so the first input drawn as an edge is the one to follow.
+                produced = [v for v in obj.inputs if v is not None and v.producer is not None]
+                if self.graph_shown:
+                    st = self.layouts.structure(self.current.graph)
+                    drawn = [v for v in produced
+                             if st.node_pos.get(id(v.producer)) not in st.folded]
+                    produced = drawn or produced
+                value = produced[0] if produced else None
             if value is None:
                 self.notify("no input of this node is produced by another node",
                             severity="warning")
@@ -160,6 +319,60 @@ class MainScreen(Screen):
         if tensor is not None and tensor != self.current:
             self.show(tensor, record=True)
         self.details.highlight_role("consumer")
+
+    def action_step(self, step: int) -> None:
+        """Select the previous or next op in execution order."""
+        cur = self.current
+        if cur is None or cur.kind != NODE:
+            nodes = self.index.model.graphs[cur.graph if cur else 0].nodes
+            if nodes:
+                self.show(Target(NODE, cur.graph if cur else 0, 0), record=True)
+            return
+        n = len(self.index.model.graphs[cur.graph].nodes)
+        index = cur.index + step
+        if not 0 <= index < n:
+            self.notify("no op " + ("before" if step < 0 else "after") + " this one",
+                        severity="warning")
+            return
+        self.show(Target(NODE, cur.graph, index), record=True)
+
+    def _finding_targets(self) -> list[Target]:
+        """Nodes with findings, in graph and node order."""
+        seen = sorted({(f.graph, f.node) for f in self.overlays.findings if f.node is not None})
+        return [Target(NODE, g, n) for g, n in seen if self.index.exists(Target(NODE, g, n))]
+
+    def action_next_finding(self, step: int) -> None:
+        """Jump to the next (or previous) node with a finding."""
+        targets = self._finding_targets()
+        if not targets:
+            self.notify(self._no_findings(), severity="warning")
+            return
+        cur = self.current
+        key = (cur.graph, cur.index) if cur is not None and cur.kind == NODE else (-1, -1)
+        if step > 0:
+            nxt = next((t for t in targets if (t.graph, t.index) > key), targets[0])
+        else:
+            nxt = next((t for t in reversed(targets) if (t.graph, t.index) < key), targets[-1])
+        self.jump(nxt)
+
+    def _no_findings(self) -> str:
+        state = self.overlays.state
+        if state == "running":
+            return "the check is still running"
+        if state == "unavailable":
+            return "check is not available in this installation"
+        if state and state != "done":
+            return f"check failed: {state}"
+        return "the check found nothing at any node"
+
+    def action_findings(self) -> None:
+        """Open the list of check findings."""
+        from tui.screens.findings import FindingsScreen
+
+        if not self.overlays.findings:
+            self.notify(self._no_findings(), severity="warning")
+            return
+        self.app.push_screen(FindingsScreen(self.index, self.overlays), self._arrive)
 
     def action_search(self) -> None:
         """Open the search box."""

@@ -1,0 +1,274 @@
+"""What the browser lays over the graph: `check` findings and `modelkit debug` per-layer error.
+
+Nothing here imports Textual. Findings come from `modelkit.check.check_model` (any
+object with the Finding attributes will do); per-layer error comes from the JSON
+that `modelkit debug --json` writes (`{"schema_version": 1, "layers": [...]}`).
+Every mark has a symbol or a word beside its colour, so it reads without colour.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelkit.errors import ModelReadError, UsageError
+from modelkit.ir import Model, Value
+
+DEBUG_SCHEMA = 1
+SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "ℹ"}
+
+# rmse/scale levels (upper bounds) with their symbol and name. A layer whose error is
+# pure rounding has rmse/scale = 1/sqrt(12) ~ 0.29 (uniform error over one step);
+# several steps of error mean the quantization of that layer loses real accuracy.
+ERROR_LEVELS: tuple[tuple[float, str, str], ...] = (
+    (0.35, "○", "rounding only"),
+    (0.7, "◔", "up to 2x rounding"),
+    (1.5, "◑", "up to 1.5 steps"),
+    (math.inf, "●", "over 1.5 steps"),
+)
+
+
+def error_level(rmse_scale: float | None) -> int | None:
+    """The level (0 best .. 3 worst) of an rmse/scale figure; None when unknown."""
+    if rmse_scale is None or not isinstance(rmse_scale, (int, float)) or math.isnan(rmse_scale):
+        return None
+    return next(i for i, (hi, _, _) in enumerate(ERROR_LEVELS) if rmse_scale <= hi)
+
+
+def fmt(x: Any) -> str:
+    """A figure in at most 4 significant digits; `?` when missing."""
+    if x is None:
+        return "?"
+    if isinstance(x, bool):
+        return str(x)
+    if isinstance(x, int):
+        return str(x)
+    if isinstance(x, float):
+        if math.isnan(x):
+            return "nan"
+        return f"{x:.4g}"
+    return str(x)
+
+
+@dataclass
+class DebugOverlay:
+    """Per-layer error statistics of one `modelkit debug --json` file.
+
+    Attributes:
+        path: the file read.
+        layers: the layer records as written.
+    """
+
+    path: str
+    layers: list[dict]
+    _by_node: dict[tuple[int, int], dict] = field(default_factory=dict)
+    _by_tensor: dict[tuple[int, str], dict] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, path: str | Path) -> DebugOverlay:
+        """Read and check a `modelkit debug --json` file.
+
+        Raises:
+            ModelReadError: not readable, not JSON, or not the debug schema.
+        """
+        p = Path(path)
+        try:
+            doc = json.loads(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelReadError("no such overlay file", str(p)) from None
+        except (OSError, UnicodeDecodeError) as e:
+            raise ModelReadError(f"overlay not readable ({e.__class__.__name__})",
+                                 str(p)) from None
+        except json.JSONDecodeError as e:
+            raise ModelReadError(f"overlay is not JSON ({e.msg}, line {e.lineno}); "
+                                 "give the file `modelkit debug --json` wrote", str(p)) from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
+            raise ModelReadError("overlay has no \"layers\" list; give the file "
+                                 "`modelkit debug --json` wrote", str(p))
+        version = doc.get("schema_version")
+        if version != DEBUG_SCHEMA:
+            raise ModelReadError(f"overlay schema_version {version!r} is not {DEBUG_SCHEMA}; "
+                                 "write it again with this modelkit's `debug --json`", str(p))
+        layers = [x for x in doc["layers"] if isinstance(x, dict)]
+        return cls(str(p), layers)
+
+    def bind(self, model: Model) -> int:
+        """Match the layers to the model's nodes (by operator index) and tensors (by name).
+
+        Returns:
+            How many layers matched a node.
+
+        Raises:
+            UsageError: no layer matches the model (the file is about another model).
+        """
+        self._by_node.clear()
+        self._by_tensor.clear()
+        op_pos: list[dict[int, int]] = []
+        for g in model.graphs:
+            op_pos.append({(n.index if n.index is not None else i): i
+                           for i, n in enumerate(g.nodes)})
+        matched = 0
+        for layer in self.layers:
+            gi = layer.get("graph", 0)
+            if not isinstance(gi, int) or not 0 <= gi < len(model.graphs):
+                continue
+            node = layer.get("node")
+            ni = op_pos[gi].get(node) if isinstance(node, int) else None
+            if ni is not None:
+                name = layer.get("node_name")
+                if name and name != model.graphs[gi].nodes[ni].name:
+                    ni = None
+            if ni is not None:
+                self._by_node[(gi, ni)] = layer
+                matched += 1
+            tname = layer.get("tensor_name")
+            if isinstance(tname, str) and tname:
+                self._by_tensor[(gi, tname)] = layer
+        if self.layers and not matched and not self._by_tensor:
+            raise UsageError(f"{self.path}: no layer of the overlay matches a node of the "
+                             "model; was it written for another model?")
+        return matched
+
+    def of_node(self, graph: int, node: int) -> dict | None:
+        """The layer record of node `node` of graph `graph`."""
+        return self._by_node.get((graph, node))
+
+    def of_tensor(self, graph: int, value: Value) -> dict | None:
+        """The layer record whose output tensor is `value`."""
+        found = self._by_tensor.get((graph, value.name))
+        if found is None and value.producer is not None:
+            for (gi, _), layer in self._by_node.items():
+                if gi == graph and layer.get("tensor_idx") == value.index \
+                        and value.index is not None:
+                    return layer
+        return found
+
+    @staticmethod
+    def rmse_scale(layer: dict) -> float | None:
+        """rmse/scale of a layer record (`rmse_scale`, else rmse / scale)."""
+        x = layer.get("rmse_scale")
+        if isinstance(x, (int, float)):
+            return float(x)
+        mse, scale = layer.get("mean_squared_error"), layer.get("scale")
+        if isinstance(mse, (int, float)) and isinstance(scale, (int, float)) and scale > 0:
+            return math.sqrt(mse) / scale
+        return None
+
+    @staticmethod
+    def lines(layer: dict) -> list[tuple[str, str]]:
+        """(label, text) lines of a layer's error statistics for the details pane."""
+        rs = DebugOverlay.rmse_scale(layer)
+        lvl = error_level(rs)
+        mark = f"{ERROR_LEVELS[lvl][1]} " if lvl is not None else ""
+        out = [("quant error", f"{mark}rmse/scale {fmt(rs)}"
+                + (f"  ({ERROR_LEVELS[lvl][2]})" if lvl is not None else ""))]
+        for label, key in (("  sqnr", "sqnr_db"), ("  cosine", "cosine"),
+                           ("  mean error", "mean_error"), ("  max |error|", "max_abs_error"),
+                           ("  mse", "mean_squared_error"), ("  stddev", "stddev"),
+                           ("  accumulated rmse", "accumulated_rmse"),
+                           ("  local rmse", "local_rmse"), ("  elements", "num_elements"),
+                           ("  rank", "rank")):
+            if key in layer and layer[key] is not None:
+                text = fmt(layer[key]) + (" dB" if key == "sqnr_db" else "")
+                out.append((label, text))
+        if "scale" in layer:
+            out.append(("  output q", f"scale {fmt(layer.get('scale'))}, "
+                                      f"zero point {fmt(layer.get('zero_point'))}"))
+        return out
+
+
+@dataclass
+class Overlays:
+    """Findings and per-layer error, by node, as the views ask for them.
+
+    Attributes:
+        target: the check target asked for on the command line (None: the default).
+        state: "" (nothing yet), "running", "done", "unavailable" or a failure message.
+        findings: every finding of the check run.
+        debug: the per-layer error overlay, when one was given.
+    """
+
+    target: str | None = None
+    state: str = ""
+    findings: list = field(default_factory=list)
+    debug: DebugOverlay | None = None
+    checked_target: str = ""
+    _by_node: dict[tuple[int, int], list] = field(default_factory=dict)
+
+    def set_findings(self, target: str, findings: list) -> None:
+        """Keep a check run's findings, indexed by (graph, node)."""
+        self.checked_target = target
+        self.findings = list(findings)
+        self._by_node = {}
+        for f in self.findings:
+            if f.node is not None:
+                self._by_node.setdefault((f.graph, f.node), []).append(f)
+        self.state = "done"
+
+    def counts(self) -> dict[str, int]:
+        """Findings per severity."""
+        out = {"error": 0, "warning": 0, "info": 0}
+        for f in self.findings:
+            out[f.severity] = out.get(f.severity, 0) + 1
+        return out
+
+    def header_text(self) -> str:
+        """What the header says about the check: `check tflite: ✖ 2 errors, ▲ 1 warning`."""
+        if self.state == "running":
+            return f"checking for {self.target or 'tflite'}..."
+        if self.state == "unavailable":
+            return "check not available in this installation" if self.target else ""
+        if self.state and self.state != "done":
+            return f"check failed: {self.state}"
+        if self.state != "done":
+            return ""
+        c = self.counts()
+        parts = []
+        for sev, word in (("error", "error"), ("warning", "warning")):
+            n = c[sev]
+            parts.append(f"{SEVERITY_MARK[sev]} {n} {word}{'s' if n != 1 else ''}")
+        return f"check {self.checked_target}: " + ", ".join(parts)
+
+    def node_findings(self, graph: int, node: int) -> list:
+        """The findings at node `node` of graph `graph`."""
+        return self._by_node.get((graph, node), [])
+
+    def node_mark(self, graph: int, node: int) -> tuple[str, str]:
+        """(text, severity) of the mark a node's box carries: `✖ 2 errors`, `▲ warning`."""
+        found = self.node_findings(graph, node)
+        if not found:
+            return "", ""
+        for sev in ("error", "warning", "info"):
+            n = sum(1 for f in found if f.severity == sev)
+            if n:
+                word = sev if n == 1 else f"{n} {sev}s"
+                return f"{SEVERITY_MARK[sev]} {word}", sev
+        return "", ""
+
+    def error_mark(self, graph: int, node: int) -> tuple[str, int | None]:
+        """(text, level) of a node's per-layer error: `◑ 0.84`."""
+        if self.debug is None:
+            return "", None
+        layer = self.debug.of_node(graph, node)
+        if layer is None:
+            return "", None
+        rs = DebugOverlay.rmse_scale(layer)
+        lvl = error_level(rs)
+        if lvl is None:
+            return "", None
+        return f"{ERROR_LEVELS[lvl][1]} {fmt(rs)}", lvl
+
+    def finding_lines(self, graph: int, node: int) -> list[tuple[str, str]]:
+        """(label, text) lines of a node's findings for the details pane."""
+        out = []
+        for f in self.node_findings(graph, node):
+            out.append((f"{SEVERITY_MARK.get(f.severity, '?')} {f.severity}",
+                        f"[{f.rule}] {f.message}"))
+            if f.explanation:
+                out.append(("  why", f.explanation))
+            if f.fix:
+                out.append(("  fix", f.fix))
+        return out
