@@ -175,24 +175,29 @@ LOOP = DATA / "hdf5_endless_loop.h5"
 LYING = DATA / "hdf5_lying_string_length.h5"
 
 
-def _cli(path: Path) -> tuple[subprocess.CompletedProcess, float, int]:
-    """`modelkit summarize path` as a process: result, wall seconds, and the peak RSS
-    in MB of the process or any child it waited for (the kernel's accounting)."""
-    import os
-    import time
+# NOTE: a forked child's ru_maxrss starts from its parent's peak (Linux keeps the
+# pre-exec high-water mark), and this test process may hold TensorFlow; a small
+# Python process starts the command, so the figure is the command's own.
+_RUN = """
+import json, os, subprocess, sys, time
+start = time.monotonic()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read().decode()
+_, status, usage = os.wait4(proc.pid, 0)
+print(json.dumps([os.waitstatus_to_exitcode(status), err, time.monotonic() - start,
+                  usage.ru_maxrss // 1024]))
+"""
 
+
+def _cli(path: Path) -> tuple[int, str, float, int]:
+    """`modelkit summarize path` as a process: exit code, stderr, wall seconds, and the
+    peak RSS in MB of the process or any child it waited for (the kernel's accounting)."""
     from tests.conftest import MODELKIT
 
-    start = time.monotonic()
-    proc = subprocess.Popen([MODELKIT, "summarize", str(path)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.monotonic() - start
-    out, err = proc.stdout.read(), proc.stderr.read()
-    proc.stdout.close()
-    proc.stderr.close()
-    code = os.waitstatus_to_exitcode(status)
-    return subprocess.CompletedProcess(proc.args, code, out, err), wall, usage.ru_maxrss // 1024
+    out = subprocess.run([sys.executable, "-c", _RUN, MODELKIT, "summarize", str(path)],
+                         capture_output=True, text=True, check=True, timeout=120).stdout
+    code, err, wall, peak = json.loads(out)
+    return code, err, wall, peak
 
 
 def test_file_that_loops_the_hdf5_library_is_answered_quickly():
@@ -205,10 +210,10 @@ def test_file_that_loops_the_hdf5_library_is_answered_quickly():
                        timeout=3, capture_output=True)
     cpu, _, _ = keras_h5.probe_budget(LOOP.stat().st_size)
     assert cpu < 1.0
-    res, wall, _ = _cli(LOOP)
-    assert res.returncode == ExitCode.UNREADABLE
-    assert res.stderr.count("\n") == 1 and str(LOOP) in res.stderr
-    assert "CPU time" in res.stderr and "loops the HDF5 library" in res.stderr
+    code, err, wall, _ = _cli(LOOP)
+    assert code == ExitCode.UNREADABLE
+    assert err.count("\n") == 1 and str(LOOP) in err
+    assert "CPU time" in err and "loops the HDF5 library" in err
     assert wall < 10  # NOTE: about 1.3 s on an idle machine; generous for a busy one
 
 
@@ -219,8 +224,8 @@ def test_lying_string_length_is_refused_without_the_memory():
     bad = LYING.read_bytes()
     assert len(bad) == len(sample)
     assert sum(a != b for a, b in zip(sample, bad)) == 1
-    res, _, peak = _cli(LYING)
-    assert res.returncode == ExitCode.UNREADABLE and res.stderr.count("\n") == 1
+    code, err, _, peak = _cli(LYING)
+    assert code == ExitCode.UNREADABLE and err.count("\n") == 1
     budget = keras_h5.probe_budget(LYING.stat().st_size)[2] >> 20
     assert peak < 200 + budget
 
@@ -248,6 +253,14 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read()
+    except OSError:
+        return b""
+
+
 def _alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f:
@@ -270,10 +283,13 @@ def test_reader_child_dies_with_its_parent(sig):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not _children(proc.pid):
+        # NOTE: the reader is forked, not exec'd: it has its parent's command line
+        # (imports may start short-lived helper processes too).
+        while not (forked := [c for c in _children(proc.pid)
+                              if _cmdline(c) == _cmdline(proc.pid)]):
             assert time.monotonic() < deadline and proc.poll() is None
             time.sleep(0.02)
-        child = _children(proc.pid)[0]
+        child = forked[0]
         time.sleep(0.3)  # the child is now inside the HDF5 loop
         assert _alive(child)
         os.kill(proc.pid, getattr(signal, sig))
