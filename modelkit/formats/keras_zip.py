@@ -43,8 +43,10 @@ _VAR_NAMES: dict[str, tuple[str, ...]] = {
     "Conv3D": ("kernel", "bias"), "Conv2DTranspose": ("kernel", "bias"),
     "DepthwiseConv2D": ("kernel", "bias"), "Embedding": ("embeddings",),
     "SeparableConv2D": ("depthwise_kernel", "pointwise_kernel", "bias"),
-    "PReLU": ("alpha",),
+    "PReLU": ("alpha",), "Normalization": ("mean", "variance", "count"),
 }
+# Layers whose every variable is state, not trained (adapted statistics).
+_STATE_ONLY_LAYERS = frozenset({"Normalization"})
 
 
 def sniff(path: str | os.PathLike) -> bool:
@@ -416,7 +418,8 @@ def _attach_weights(graph: Graph, layers: list, sequential: bool, weights: _Weig
         trainable = bool(node.attrs.get("trainable", True))
         for (ds, dtype, shape), vname in zip(found, names):
             data = weights.lazy(ds, dtype, shape)
-            w_trainable = trainable and vname not in _NON_TRAINABLE_WEIGHTS
+            w_trainable = (trainable and vname not in _NON_TRAINABLE_WEIGHTS
+                           and node.op not in _STATE_ONLY_LAYERS)
             v = Value(f"{node.name}/{vname}", data.dtype, shape, data=data,
                       meta={"layer": node.name, "trainable": w_trainable, "h5_path": ds})
             graph.values.append(v)

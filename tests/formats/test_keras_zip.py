@@ -100,6 +100,29 @@ def test_parameters_and_weights_match_keras(saved, name):
             assert np.array_equal(o, t), layer.name
 
 
+def test_keras_application_efficientnet(keras, tmp_path):
+    """A real architecture (Rescaling, Normalization state, BN, depthwise, squeeze-excite):
+    every layer's weights, output shape and the parameter split equal Keras'."""
+    from modelkit.analysis.tf_summary import summarize_tf
+
+    km = keras.applications.EfficientNetB0(weights=None)
+    path = tmp_path / "efficientnetb0.keras"
+    km.save(path)
+    m = modelkit.load(path)
+    facts = summarize_tf(m)
+    assert facts["params"] == km.count_params()
+    assert (facts["trainable_params"], facts["non_trainable_params"]) == _params(km)
+    nodes = {n.name: n for n in m.main.nodes}
+    for layer in km.layers:
+        node = nodes[layer.name]
+        assert list(node.outputs[0].shape) == list(layer.output.shape), layer.name
+        ours = [v.data.numpy() for v in node.inputs if v is not None and v.data is not None]
+        theirs = layer.get_weights()
+        assert len(ours) == len(theirs) and all(
+            np.array_equal(o, t) for o, t in zip(ours, theirs)), layer.name
+    assert not m.metadata["warnings"]
+
+
 def test_functional_graph_edges_and_shapes(saved):
     km = saved["models"]["functional"]
     g = modelkit.load(saved["paths"]["functional"]).main
