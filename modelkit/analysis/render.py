@@ -98,8 +98,8 @@ def render_summary(facts: dict) -> str:
         for s in facts["signatures"]:
             method = f" ({s['method_name']})" if s.get("method_name") else ""
             lines.append(f"  {s['key']}{method}, graph {s['graph']}")
-            rows = [[f"  {d}", io["key"], _type(io["dtype"], io["shape"]), io["tensor"]] for d, ios in (("in ", s["inputs"]), ("out", s["outputs"]))
-                    for io in ios]
+            rows = [[f"  {d}", io["key"], _type(io["dtype"], io["shape"]), io["tensor"]]
+                    for d, ios in (("in ", s["inputs"]), ("out", s["outputs"])) for io in ios]
             lines += _table(rows, indent="  ")
     lines.append("")
     lines.append(f"Ops ({facts['op_count']} in {len(facts['graphs'])} graph(s))")
@@ -244,7 +244,8 @@ def render_tf_summary(facts: dict) -> str:
         lines += _table([[v["name"], _type(v["dtype"], v["shape"]), str(v["params"])]
                          for v in facts["variables"]], empty="(none)")
         lines += ["", "Nodes per device"]
-        lines += _table([[d or "(unplaced)", str(c)] for d, c in facts["devices"].items()], empty="(none)")
+        lines += _table([[d or "(unplaced)", str(c)] for d, c in facts["devices"].items()],
+                        empty="(none)")
         lines += ["", f"Op types ({len(facts['op_types'])})"]
         lines += _table([[op, str(c)] for op, c in facts["op_types"].items()], empty="(none)")
         lines += ["", "Convert with", f"  {facts['convert_command']}"]
