@@ -173,7 +173,9 @@ def render(report, top: int = 0) -> None:
         step = s.get("rmse_scale")
         width = 0 if step is None or not math.isfinite(step) or step <= 0 else \
             max(1, round(24 * min(step, biggest) / biggest))
-        bad = step is not None and step > RMSE_SCALE_THRESHOLD
+        bad = layer.float_tensor in report.suggest_denylist or (
+            layer.dtype in ("int8", "uint8") and step is not None
+            and step > RMSE_SCALE_THRESHOLD)
         bar = Text("█" * width, style="red" if bad else "green")
         table.add_row(str(layer.node), layer.op_name, _short(layer.tensor_name),
                       _num(step), bar, _num(s.get("local_sqnr_db"), ".1f"),

@@ -44,6 +44,7 @@ class Layer:
     tensor_name: str
     scale: float
     zero_point: int
+    dtype: str = "int8"
     float_tensor: str | None = None
     match: str = ""  # "name", "position" or "" (no float counterpart)
     stats: dict = field(default_factory=dict)
@@ -66,6 +67,7 @@ class Layer:
             "cosine": s.get("cosine"), "rank": self.rank,
             "local_sqnr_db": s.get("local_sqnr_db"),
             "float_tensor_name": self.float_tensor, "match": self.match or None,
+            "dtype": self.dtype,
         }
 
 
@@ -207,7 +209,8 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
             layer = Layer(node=int(node.index or 0), node_name=node.name, op_name=node.op,
                           tensor_idx=int(v.index or 0), tensor_name=v.name,
                           scale=float(v.quant.scale[0]),  # type: ignore[union-attr]
-                          zero_point=int(v.quant.zero_point[0]))  # type: ignore[union-attr]
+                          zero_point=int(v.quant.zero_point[0]),  # type: ignore[union-attr]
+                          dtype=v.dtype.value)  # type: ignore[union-attr]
             m = matches.get(layer.tensor_idx)
             if m is not None:
                 layer.float_tensor, layer.match = m[0].name, m[1]

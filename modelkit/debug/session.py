@@ -193,13 +193,16 @@ def _convert_command(opts: DebugOptions, nodes: list[str], ops: list[str]) -> st
 
 def suggest(layers: list[Layer]) -> list[str]:
     """Float-model tensor names to keep in float: the layers whose own error is large
-    (rmse/scale above TF's guide threshold, or local SQNR under 10 dB), except ops
-    that keep their input's scale (they cannot stay float alone)."""
+    (8-bit: rmse/scale above TF's guide threshold; any: local SQNR under 10 dB),
+    except ops that keep their input's scale (they cannot stay float alone)."""
     names = []
     for layer in sorted(layers, key=lambda x: x.rank):
         s = layer.stats
         step, local = s.get("rmse_scale"), s.get("local_sqnr_db")
-        bad = (step is not None and step > RMSE_SCALE_THRESHOLD) or \
+        # NOTE: a 16-bit step is 256 times finer; int16x8's error in steps is
+        # dominated by its 8-bit weights, so the 8-bit threshold says nothing there.
+        eight_bit = layer.dtype in ("int8", "uint8")
+        bad = (eight_bit and step is not None and step > RMSE_SCALE_THRESHOLD) or \
             (local is not None and local < LOCAL_SQNR_THRESHOLD_DB)
         if bad and layer.op_name not in SAME_SCALE_OPS and layer.float_tensor:
             names.append(layer.float_tensor)
@@ -302,8 +305,11 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
                      f"(no accumulated or local error): {', '.join(unmatched[:5])}")
     suggested = suggest(result.layers)
     nodes = list(dict.fromkeys(opts.denylist.nodes + suggested))
-    command = "" if src_fmt == "tflite" else \
-        _convert_command(opts, nodes, opts.denylist.ops)
+    command = "" if src_fmt == "tflite" or (mode == "convert" and opts.quantize != "int8") \
+        else _convert_command(opts, nodes, opts.denylist.ops)
+    if mode == "convert" and opts.quantize != "int8" and suggested:
+        notes.append("selective quantization (--denylist-*) is int8 only; with int16x8 "
+                     "the listed layers lose the most")
     if src_fmt == "tflite" and nodes:
         notes.append("the float model is a TFLite file, which convert does not take: "
                      "convert its source model with --denylist-nodes "
