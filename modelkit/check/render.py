@@ -43,3 +43,17 @@ def render_report(report: Report) -> str:
     t = report.totals()
     lines += ["", f"{t['error']} errors, {t['warning']} warnings, {t['info']} infos"]
     return "\n".join(lines) + "\n"
+
+
+def rules_table() -> str:
+    """The README's rules table (markdown), one row per registered rule."""
+    from modelkit.check.rules import RULES, _load_rule_modules
+
+    _load_rule_modules()
+    rows = ["| rule | targets | ops | severity | source | fix |",
+            "| --- | --- | --- | --- | --- | --- |"]
+    for r in RULES.values():
+        ops = ", ".join(r.ops) if r.ops else "(graph)"
+        rows.append(f"| `{r.id}` | {', '.join(r.targets)} | {ops} | {r.severity} | "
+                    f"{r.source} | {r.fix or ''} |")
+    return "\n".join(rows)

@@ -228,10 +228,11 @@ def _softmax_output(ctx, node: Node) -> Iterator[Hit]:
                  else "tflite/kernels/activations.cc:558")
         text = f"{where} output->params.zero_point != {zp_want} ({zp} != {zp_want})"
     elif abs(scale - scale_want) > 0.001 * scale_want:
-        where = ("tensorflow/lite/micro/kernels/softmax_common.cc" if micro
-                 else "tflite/kernels/activations.cc")
+        int16 = y.dtype == DType.INT16
+        where = (f"tensorflow/lite/micro/kernels/softmax_common.cc{':93' if int16 else ''}"
+                 if micro else f"tflite/kernels/activations.cc:{564 if int16 else 560}")
         text = (f"{where} output->params.scale not near 1.f / {round(1 / scale_want)} "
-                f"({scale:g} != {scale_want:g})")
+                f"({scale:f} != {scale_want:f})")
     else:
         return
     yield Hit(ctx.refusal(node, text), [y.name],
@@ -426,3 +427,111 @@ def _custom(ctx, node: Node) -> Iterator[Hit]:
             "the app, or convert without SELECT_TF_OPS" if flex else
             "register a kernel for it with the op resolver (see the TFLite custom ops guide)")
     yield Hit(ctx.refusal(node, text), [v.name for v in node.outputs], {}, explanation=expl)
+
+
+@rule("log-softmax-output-params", targets=("tflite", "micro"), ops=("LOG_SOFTMAX",),
+      summary="A quantized LOG_SOFTMAX output must have scale 16/256 and zero point 127 "
+              "(int8) or 255 (uint8).",
+      source="activations.cc : LogSoftmaxPrepare; Micro: log_softmax.cc : "
+             "CalculateLogSoftmaxParams",
+      fix="log_softmax_output_params")
+def _log_softmax(ctx, node: Node) -> Iterator[Hit]:
+    y = node.outputs[0]
+    qy = quant(y)
+    if qy is None or y.dtype not in (DType.INT8, DType.UINT8):
+        return
+    zp_want = 127 if y.dtype == DType.INT8 else 255
+    scale, zp = f32(qy.scale[0]), int(qy.zero_point[0])
+    if scale == 16 / 256 and zp == zp_want:
+        return
+    if ctx.target == "micro":
+        text = ("tensorflow/lite/micro/kernels/log_softmax.cc:72 output->params.scale == "
+                "kOutputScale was not true." if scale != 16 / 256 else
+                "tensorflow/lite/micro/kernels/log_softmax.cc output->params.zero_point == "
+                "kOutputZeroPoint was not true.")
+    elif scale != 16 / 256:
+        text = f"tflite/kernels/activations.cc:669 output->params.scale != 16.0 / 256 ({scale:g} != 0.0625)"
+    else:
+        text = (f"tflite/kernels/activations.cc output->params.zero_point != {zp_want} "
+                f"({zp} != {zp_want})")
+    yield Hit(ctx.refusal(node, text), [y.name],
+              {"scale": scale, "zero_point": zp, "required_scale": 16 / 256,
+               "required_zero_point": zp_want})
+
+
+@rule("bias-dtype", targets=("tflite",), ops=("CONV_2D", "DEPTHWISE_CONV_2D"),
+      summary="A uint8/int8 convolution's bias must be int32.",
+      source="conv.cc : Prepare; depthwise_conv.cc : Prepare")
+def _bias_dtype(ctx, node: Node) -> Iterator[Hit]:
+    x, _, b, _ = weight_io(node)
+    if x is None or b is None or x.dtype not in (DType.INT8, DType.UINT8) or \
+            b.dtype in (DType.INT32, None):
+        return
+    file = "conv.cc:416" if node.op == "CONV_2D" else "depthwise_conv.cc"
+    got = str(b.dtype).upper()
+    yield Hit(ctx.refusal(node, f"tflite/kernels/{file} bias->type != kTfLiteInt32 "
+                          f"({got} != INT32)"), [b.name], {"bias_type": str(b.dtype)})
+
+
+@rule("conv-scale-count", targets=("tflite", "micro"),
+      ops=("CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV"),
+      summary="A convolution filter's scale count must be 1 or its number of output "
+              "channels (scales along another axis are refused).",
+      source="conv.cc : Prepare; depthwise_conv.cc : Prepare; transpose_conv.cc : Prepare; "
+             "Micro: conv_common.cc : ConvPrepare")
+def _conv_scale_count(ctx, node: Node) -> Iterator[Hit]:
+    _, w, _, _ = weight_io(node)
+    qw = quant(w)
+    if qw is None or w.shape is None:
+        return
+    n, channels = qw.scale.size, out_channels(node, w)
+    axis = qw.axis if qw.axis is not None else qw.details.get("quantized_dimension", 0)
+    if n == 1 or n == channels or not (0 <= axis < len(w.shape)) or n != w.shape[axis]:
+        return  # fine, or the interpreter builder refuses it first (quant-param-count)
+    if ctx.target == "micro":
+        if node.op != "CONV_2D":
+            return
+        text = ("tensorflow/lite/micro/kernels/conv_common.cc:191 affine_quantization->scale->"
+                "size == 1 || affine_quantization->scale->size == filter->dims->data"
+                "[kConvQuantizedDimension] was not true.")
+    elif node.op == "CONV_2D":
+        text = ("tflite/kernels/conv.cc:573 (affine_quantization->scale->size == 1 || "
+                "affine_quantization->scale->size == channels_out) was not true.")
+    else:
+        file = "depthwise_conv.cc" if node.op == "DEPTHWISE_CONV_2D" else "transpose_conv.cc"
+        name = "output_channels" if node.op == "DEPTHWISE_CONV_2D" else "channels_out"
+        text = (f"tflite/kernels/{file} (affine_quantization->scale->size == 1 || "
+                f"affine_quantization->scale->size == {name}) was not true.")
+    yield Hit(ctx.refusal(node, text), [w.name],
+              {"scales": n, "output_channels": channels, "quantized_dimension": axis})
+
+
+@rule("fc-per-channel-axis", targets=("tflite",), ops=("FULLY_CONNECTED",),
+      summary="Per-channel FULLY_CONNECTED weights must be quantized along dimension 0 "
+              "(one scale per output unit).",
+      source="fully_connected.cc : PrepareImpl")
+def _fc_axis(ctx, node: Node) -> Iterator[Hit]:
+    _, w, _, _ = weight_io(node)
+    qw = quant(w)
+    if qw is None or qw.scale.size == 1:
+        return
+    axis = qw.axis if qw.axis is not None else qw.details.get("quantized_dimension", 0)
+    if axis == 0:
+        return
+    yield Hit(ctx.refusal(node, "tflite/kernels/fully_connected.cc:539 affine_quantization->"
+                          f"quantized_dimension != 0 ({axis} != 0)"), [w.name],
+              {"quantized_dimension": axis})
+
+
+@rule("l2-pool-quantized", targets=("tflite", "micro"), ops=("L2_POOL_2D",),
+      summary="L2_POOL_2D has float kernels only.",
+      source="pooling.cc : GenericPrepare; Micro: l2_pool_2d.cc : L2Prepare")
+def _l2_pool(ctx, node: Node) -> Iterator[Hit]:
+    x = node.inputs[0]
+    if x is None or x.dtype in (DType.FLOAT32, None):
+        return
+    where = ("tensorflow/lite/micro/kernels/l2_pool_2d.cc:71" if ctx.target == "micro"
+             else "tflite/kernels/pooling.cc:108")
+    got = str(x.dtype).upper()
+    yield Hit(ctx.refusal(node, f"{where} input->type != kTfLiteFloat32 ({got} != FLOAT32)"),
+              [x.name], {"input_type": str(x.dtype)})

@@ -127,7 +127,7 @@ def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
 
 FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",
            "uint8_conv_bias", "concat_scales", "pool_output", "softmax_output",
-           "logistic_output"]
+           "logistic_output", "log_softmax_output", "int16_softmax_output"]
 
 
 @pytest.mark.parametrize("name", FIXABLE)
@@ -199,11 +199,12 @@ def test_tf_graph_legacy_quantized():
 
 
 def test_every_rule_is_documented():
-    check_model(modelkit.load(SAMPLES / "digits_int8.tflite"))
-    readme = (ROOT / "README.md").read_text()
+    from modelkit.check.render import rules_table
+
+    table = rules_table()
+    assert table in (ROOT / "README.md").read_text(), "regenerate the README rules table"
     for r in RULES.values():
         assert set(r.targets) <= set(TARGETS) and r.source and r.summary
-        assert f"`{r.id}`" in readme, r.id
 
 
 def test_fix_dry_run_and_clean_model_write_nothing(broken, tmp_path):

@@ -183,6 +183,58 @@ def int16_fc_zero_point():
     return m
 
 
+def conv_bias_int64():
+    """CONV_2D 0 of the int8 model with an int64 bias (int8 convolutions need int32)."""
+    from modelkit.ir import ArrayData, DType
+
+    m = _load("digits_int8.tflite")
+    b = _node(m, "CONV_2D", 0).inputs[2]
+    b.data = ArrayData(b.data.numpy().astype(np.int64), DType.INT64)
+    b.dtype = DType.INT64
+    return m
+
+
+def fc_per_channel_axis():
+    """FC 7 with one weight scale per input column (quantized dimension 1, not 0)."""
+    m = _load("digits_int8.tflite")
+    w = _node(m, "FULLY_CONNECTED", 0).inputs[1]
+    n = w.shape[1]
+    w.quant = _q(np.full(n, w.quant.scale[0]), np.zeros(n), 1, w.quant.storage)
+    return m
+
+
+def conv_filter_axis():
+    """CONV_2D 1 with its 8 scales along the input-channel axis (3) of a 16-output filter."""
+    m = _load("digits_int8.tflite")
+    w = _node(m, "CONV_2D", 1).inputs[1]
+    w.quant = _q(w.quant.scale[:8], w.quant.zero_point[:8], 3, w.quant.storage)
+    return m
+
+
+def log_softmax_output():
+    """The SOFTMAX made a LOG_SOFTMAX keeping softmax's output parameters (1/256, -128)."""
+    m = _load("digits_int8.tflite")
+    node = _node(m, "SOFTMAX")
+    node.op, node.attrs, node.version = "LOG_SOFTMAX", {}, 2
+    return m
+
+
+def l2_pool_int8():
+    """The int8 MAX_POOL_2D made an L2_POOL_2D, which has float kernels only."""
+    m = _load("digits_int8.tflite")
+    node = _node(m, "MAX_POOL_2D")
+    node.op, node.version = "L2_POOL_2D", 1
+    return m
+
+
+def int16_softmax_output():
+    """The int16x8 model's SOFTMAX with output scale 1/32000 instead of 1/32768."""
+    m = _load("digits_int16x8.tflite")
+    y = _node(m, "SOFTMAX").outputs[0]
+    y.quant = _q([1 / 32000], [0], None, y.quant.storage)
+    return m
+
+
 def make_mixed_int8(path: str | Path) -> None:
     """tests/data/mixed_int8.tflite: a small int8 CNN from TF's own converter with the ops
     real models have (depthwise, residual ADD, average and max pooling, CONCATENATION,
@@ -217,7 +269,9 @@ MAKERS: dict[str, Callable] = {
     f.__name__: f for f in (fc_bias_per_tensor, fc_bias_per_tensor_small, conv_bias_per_channel,
                             fc_bias_per_channel, conv_filter_zero_point, conv_scale_count,
                             softmax_output, logistic_output, concat_scales, pool_output,
-                            uint8_conv_bias, int16_fc_zero_point)
+                            uint8_conv_bias, int16_fc_zero_point, conv_bias_int64,
+                            fc_per_channel_axis, conv_filter_axis, log_softmax_output,
+                            l2_pool_int8, int16_softmax_output)
 }
 
 

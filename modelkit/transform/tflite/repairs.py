@@ -8,8 +8,9 @@ the pass) and says per node what it changed:
 - `align_quant`: give pooling/reshape outputs their input's quantization, and a
   concatenation's output its inputs' common quantization (these ops copy integers,
   so the output's real values are the input's; the new parameters state them).
-- `softmax_output_params` / `logistic_output_params`: the output parameters the
-  int8/int16 kernels require (their output range is [0, 1] either way).
+- `softmax_output_params` / `logistic_output_params` / `log_softmax_output_params`:
+  the output parameters the quantized kernels require (the ops' real output range is
+  fixed: [0, 1], or [-16, 0) for LOG_SOFTMAX).
 """
 
 from __future__ import annotations
@@ -194,3 +195,11 @@ def logistic_output_params(model: Model, params: Params, ctx: PassContext) -> Pa
     return _set_output(model, params, "LOGISTIC",
                        {DType.INT8: (1 / 256, -128), DType.UINT8: (1 / 256, 0),
                         DType.INT16: (1 / 32768, 0)})
+
+
+@register("log_softmax_output_params", domain="tflite", params=(_NODE_PARAM,),
+          doc="Set quantized LOG_SOFTMAX outputs to the parameters the kernels require.")
+def log_softmax_output_params(model: Model, params: Params, ctx: PassContext) -> PassResult:
+    """int8: scale 16/256, zero point 127; uint8: 16/256, 255."""
+    return _set_output(model, params, "LOG_SOFTMAX",
+                       {DType.INT8: (16 / 256, 127), DType.UINT8: (16 / 256, 255)})
