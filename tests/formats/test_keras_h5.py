@@ -283,15 +283,15 @@ def test_reader_child_dies_with_its_parent(sig):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        # NOTE: the reader is forked, not exec'd: it has its parent's command line
-        # (imports may start short-lived helper processes too).
-        while not (forked := [c for c in _children(proc.pid)
-                              if _cmdline(c) == _cmdline(proc.pid)]):
+        # NOTE: the reader is forked, not exec'd: it keeps its parent's command line
+        # (imports may start short-lived helper processes, which exec soon).
+        forked: list[int] = []
+        while not forked:
             assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.02)
+            seen = [c for c in _children(proc.pid) if _cmdline(c) == _cmdline(proc.pid)]
+            time.sleep(0.3)
+            forked = [c for c in seen if _alive(c) and _cmdline(c) == _cmdline(proc.pid)]
         child = forked[0]
-        time.sleep(0.3)  # the child is now inside the HDF5 loop
-        assert _alive(child)
         os.kill(proc.pid, getattr(signal, sig))
         proc.wait(timeout=5)
         gone = time.monotonic() + 1.0
