@@ -1,0 +1,115 @@
+"""convert with ops the interpreter cannot run (Select TF, custom), TF errors as one
+line, the preflight inside SavedModel functions, and graphs with host side effects."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+from ai_edge_litert.interpreter import Interpreter
+from typer.testing import CliRunner
+
+from modelkit.cli.main import _register, app
+from tests.conftest import SAMPLES
+
+_register()
+
+
+def cli(*args):
+    return CliRunner().invoke(app, ["convert", *map(str, args)])
+
+
+@pytest.fixture(scope="module")
+def tf():
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow
+
+    return tensorflow
+
+
+@pytest.fixture(scope="module")
+def work(tmp_path_factory):
+    return tmp_path_factory.mktemp("defects")
+
+
+@pytest.fixture(scope="module")
+def exotic(tf, work):
+    """A SavedModel whose signature needs a Select TF op (MatrixInverse) and an op that
+    is neither builtin nor Select (BesselI1e), inside its traced function."""
+
+    class Exotic(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 2, 2], tf.float32)])
+        def serve(self, x):
+            return {"y": tf.linalg.inv(x + 2.0 * tf.eye(2)) + tf.math.special.bessel_i1e(x)}
+
+    m = Exotic()
+    path = work / "exotic"
+    tf.saved_model.save(m, str(path), signatures={"serving_default": m.serve})
+    return path
+
+
+def test_preflight_finds_the_ops_inside_savedmodel_functions(exotic, work):
+    res = cli(exotic, work / "no_flags.tflite")
+    assert res.exit_code == 4, res.stderr
+    assert "MatrixInverse" in res.stderr and "BesselI1e" in res.stderr
+    assert "--allow-select-tf-ops" in res.stderr and "--allow-custom-ops" in res.stderr
+    assert not (work / "no_flags.tflite").exists()
+
+
+@pytest.mark.parametrize("extra", [[], ["--no-verify"]])
+def test_select_and_custom_ops_are_written_and_the_report_says_what_cannot_run(
+        exotic, work, extra):
+    dst = work / f"exotic{len(extra)}.tflite"
+    res = cli(exotic, dst, "--allow-select-tf-ops", "--allow-custom-ops", "--json", *extra)
+    assert res.exit_code == 0, res.stderr
+    assert "Traceback" not in res.stderr + res.stdout
+    report = json.loads(res.stdout)
+    assert report["verification"] is None
+    (note,) = [n for n in report["notes"] if "cannot run the result" in n]
+    assert "FlexMatrixInverse" in note and "BesselI1e" in note
+    # The interpreter agrees it cannot load the file, and names the same ops.
+    ops = {o["op_name"] for o in Interpreter(model_path=str(dst))._get_ops_details()}
+    assert {"FlexMatrixInverse", "BesselI1e"} <= ops
+    with pytest.raises(RuntimeError):
+        Interpreter(model_path=str(dst)).allocate_tensors()
+    (inp,) = report["inputs"]
+    assert inp["dtype"] == "float32" and inp["shape"] == [1, 2, 2]
+
+
+def test_shape_error_from_the_converter_is_one_line(work):
+    dst = work / "batch2.tflite"
+    res = cli(SAMPLES / "digits_frozen.pb", dst, "--input-shapes", "2,8,8,1")
+    assert res.exit_code == 1
+    lines = res.stderr.strip().splitlines()
+    assert lines[-1].startswith("modelkit: error: ")
+    assert "cannot be changed from (1, 8, 8, 1) to [2, 8, 8, 1]" in lines[-1]
+    assert "Traceback" not in res.stderr and not dst.exists()
+
+
+def test_graph_that_writes_files_is_refused_before_tf_runs(tf, work):
+    target = work / "dropped.txt"
+    v1 = tf.compat.v1
+    with tf.Graph().as_default() as g:
+        x = v1.placeholder(tf.float32, [1, 4], name="x")
+        with g.control_dependencies([tf.io.write_file(str(target), "x", name="drop")]):
+            tf.identity(x * 2.0, name="y")
+    src = work / "writes.pb"
+    src.write_bytes(g.as_graph_def().SerializeToString())
+    res = cli(src, work / "writes.tflite", "--outputs", "y")
+    assert res.exit_code == 4
+    assert "WriteFile 'drop' (reads or writes files)" in res.stderr
+    assert "--allow-unsafe-ops" in res.stderr
+    assert not target.exists() and not (work / "writes.tflite").exists()
+
+
+def test_verification_runs_through_the_runtime_on_batch_one_graphs(work):
+    """The frozen graph takes batch 1, the TFLite result too: 200 samples in slices."""
+    dst = work / "float.tflite"
+    res = cli(SAMPLES / "digits_frozen.pb", dst, "--data", SAMPLES / "digits_calib.npy",
+              "--json")
+    assert res.exit_code == 0, res.stderr
+    v = json.loads(res.stdout)["verification"]
+    assert v["samples"] == 200 and v["ok"]
+    assert v["outputs"][0]["max_abs_error"] < 1e-5
+    assert v["outputs"][0]["cosine_similarity"] == pytest.approx(1.0, abs=1e-9)
