@@ -31,7 +31,7 @@ def render_report(report: Report) -> str:
                                           if f.node is not None else "")
             lines.append(f"  [{f.rule}] {where}")
             for i, part in enumerate(f.message.splitlines() or [""]):
-                lines.append(f"    {'runtime: ' if i == 0 else '         '}{part}")
+                lines.append(f"    {'message: ' if i == 0 else '         '}{part}")
             if f.numbers:
                 lines.append("    numbers: " + ", ".join(f"{k}={_num(v)}"
                                                         for k, v in f.numbers.items()))

@@ -124,3 +124,14 @@ def _shapes(ctx) -> Iterator[Hit]:
                                                       for d in shape)
             yield Hit(f"input {n.name!r} has shape [{dims}]", [n.outputs[0].name],
                       {"shape": None if shape is None else list(shape)}, node=i)
+
+
+@rule("keras-convert-first", targets=TARGETS, formats=("keras_h5", "keras_zip"),
+      severity="info",
+      summary="Keras models hold layers, not the ops a runtime runs: check judges the TFLite "
+              "model (or TF graph) made from them.",
+      source="modelkit convert (Keras models convert through the TFLite converter)",
+      fix="modelkit convert SRC model.tflite, then modelkit check model.tflite")
+def _keras(ctx) -> Iterator[Hit]:
+    if ctx.gi == 0:
+        yield Hit("a Keras model: convert it, then check the result", [], {})

@@ -198,6 +198,20 @@ def test_tf_graph_legacy_quantized():
     assert check_model(modelkit.load(SAMPLES / "digits_frozen.pb")).errors == []
 
 
+def test_tf_rules_share_the_convert_preflight_tables():
+    """The legacy ops check names are those the convert preflight refuses."""
+    from modelkit.convert.preflight import check_ops
+
+    model = modelkit.load(SAMPLES / "digits_legacy_quantized.pb")
+    pre = check_ops(model.graphs[0].nodes, allow_select_tf_ops=False, allow_custom_ops=False)
+    ours = check_model(model).errors
+    assert {f.op for f in ours} == {f.op for f in pre if f.kind == "legacy_quantized"}
+    assert sum(f.numbers["count"] for f in ours) == sum(len(f.nodes) for f in pre)
+    ckpt = check_model(modelkit.load(SAMPLES / "digits_ckpt"))
+    assert not ckpt.errors
+    assert {f.rule for f in ckpt.findings} == {"tf-variable", "tf-training-op"}
+
+
 def test_every_rule_is_documented():
     from modelkit.check.render import rules_table
 
