@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ["bench_summarize", "bench_graphdef", "bench_convert", "bench_tui", "bench_check"]
+BENCHES = ["bench_summarize", "bench_graphdef", "bench_convert", "bench_tui", "bench_check", "bench_debug"]
 
 
 def main() -> int:
