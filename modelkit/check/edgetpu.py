@@ -104,3 +104,32 @@ def _partition(ctx) -> Iterator[Hit]:
     yield Hit(f"ops 0..{first - 1} map to the Edge TPU; op {first} "
               f"({ctx.graph.nodes[first].op}) and the {n - first - 1} after it run on the CPU"
               + UNVERIFIED, [], {"tpu_ops": first, "cpu_ops": n - first}, node=first)
+
+
+_NO_ACTIVATION = frozenset({"AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION"})
+
+
+@rule("edgetpu-op-limits", targets=("edgetpu",),
+      ops=("CONV_2D", "DEPTHWISE_CONV_2D", "AVERAGE_POOL_2D", "MAX_POOL_2D", "CONCATENATION",
+           "FULLY_CONNECTED"),
+      severity="warning",
+      summary="Per-op limits of the Edge TPU compiler: equal x/y dilation for convolutions; "
+              "no fused activation on pooling and concatenation; a FULLY_CONNECTED output "
+              "of one dimension past the batch." + UNVERIFIED,
+      source="coral.ai/docs/edgetpu/models-intro#supported-operations (restated by a "
+             "vendor page; not verified)")
+def _limits(ctx, node: Node) -> Iterator[Hit]:
+    a = node.attrs
+    if node.op in ("CONV_2D", "DEPTHWISE_CONV_2D") and \
+            a.get("dilation_w_factor", 1) != a.get("dilation_h_factor", 1):
+        yield Hit(f"{node.op}: dilation {a.get('dilation_h_factor')}x"
+                  f"{a.get('dilation_w_factor')} differs in x and y" + UNVERIFIED, [],
+                  {"dilation_h": a.get("dilation_h_factor"),
+                   "dilation_w": a.get("dilation_w_factor")})
+    elif node.op in _NO_ACTIVATION and str(a.get("fused_activation_function", "NONE")) != "NONE":
+        yield Hit(f"{node.op}: fused activation {a.get('fused_activation_function')}"
+                  + UNVERIFIED, [], {})
+    elif node.op == "FULLY_CONNECTED" and node.outputs and node.outputs[0].shape is not None \
+            and len([d for d in node.outputs[0].shape[1:] if d != 1]) > 1:
+        yield Hit(f"FULLY_CONNECTED output shape {list(node.outputs[0].shape)} is not "
+                  "one-dimensional" + UNVERIFIED, [node.outputs[0].name], {})

@@ -16,6 +16,26 @@ if TYPE_CHECKING:
     from modelkit.ir import Model
 
 
+# Why a rule has no lossless repair (the fallback says so generally).
+_UNFIXABLE = {
+    "filter-zero-point": "moving the filter to zero point 0 re-quantizes every weight "
+                         "(lossy); re-quantize the model from float",
+    "quant-param-count": "the file does not say which scale belongs to which channel",
+    "conv-scale-count": "the scales are along another axis than the output channels; "
+                        "per-output-channel scales must be recomputed from float weights",
+    "fc-per-channel-axis": "per-column weight scales cannot be expressed per output unit "
+                           "without re-quantizing the weights",
+    "int16-zero-point": "int16x8 kernels are symmetric; shifting the zero point to 0 loses "
+                        "range (re-quantize the model)",
+    "bias-dtype": "narrowing an int64 bias to int32 may overflow; re-quantize the bias",
+    "unresolved-custom-op": "the op needs a kernel in the app (or the Flex delegate)",
+    "micro-hybrid": "Micro has no hybrid kernels: convert to full integer",
+    "micro-unsupported-op": "TFLite Micro has no kernel for the op",
+    "l2-pool-quantized": "L2_POOL_2D has float kernels only",
+    "add-multiplier": "the output scale would have to change, which changes the outputs",
+}
+
+
 @dataclass
 class FixResult:
     """What `fix_model` did.
@@ -46,8 +66,9 @@ class FixResult:
         for f in self.unfixable:
             where = f"graph {f.graph} node {f.node} ({f.op})" if f.node is not None \
                 else f"graph {f.graph}"
+            why = _UNFIXABLE.get(f.rule, "no repair keeps what the model computes")
             how = f"; try: {f.fix}" if f.fix else ""
-            out.append(f"cannot fix [{f.rule}] {where}: no lossless repair{how}")
+            out.append(f"cannot fix [{f.rule}] {where}: {why}{how}")
         if self.after is not None:
             t = self.after.totals()
             out.append(f"after fixing: {t['error']} errors, {t['warning']} warnings")

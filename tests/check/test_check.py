@@ -254,3 +254,22 @@ def test_check_imports_no_tensorflow():
     p = subprocess.run([sys.executable, "-c", code, str(SAMPLES / "digits_int8.tflite")],
                        capture_output=True, text=True, timeout=60)
     assert p.returncode == 0, p.stderr
+
+
+def test_edgetpu_partition_and_integer_rules():
+    """Facts from the Coral docs, applied by hand: SHAPE (op 3 of the digits model) is not
+    an Edge TPU op, so ops 0-2 map to the TPU and the rest run on the CPU; a float model
+    is not fully integer."""
+    r = check_model(modelkit.load(SAMPLES / "digits_int8.tflite"), "edgetpu")
+    part = next(f for f in r.findings if f.rule == "edgetpu-partition")
+    assert (part.node, part.numbers) == (3, {"tpu_ops": 3, "cpu_ops": 7})
+    assert not r.errors
+    r = check_model(modelkit.load(SAMPLES / "digits_float.tflite"), "edgetpu")
+    assert {f.rule for f in r.errors} == {"edgetpu-integer"}
+
+
+def test_gpu_hands_back_int16_and_takes_float():
+    r = check_model(modelkit.load(SAMPLES / "digits_float.tflite"), "gpu")
+    assert r.facts["delegate_partitions"] == 2  # SHAPE/STRIDED_SLICE/PACK split it
+    r16 = check_model(modelkit.load(SAMPLES / "digits_int16x8.tflite"), "gpu")
+    assert r16.facts["delegated_nodes"] < r.facts["delegated_nodes"]
