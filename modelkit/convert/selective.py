@@ -93,7 +93,11 @@ def check_names(denylist: Denylist, tensor_names: Iterable[str], op_names: Itera
     ops = sorted(set(op_names))
     for name in denylist.nodes:
         if name not in tensors:
-            close = difflib.get_close_matches(name, tensors, n=3, cutoff=0.5)
+            # NOTE: fused ops carry every fused TF node's name (`a/MatMul;a/Relu`);
+            # a user naming one of them means that op.
+            close = [t for t in tensors if name in t.split(";")] or \
+                [t for t in tensors if name in t] or \
+                difflib.get_close_matches(name, tensors, n=3, cutoff=0.5)
             hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else \
                 "; `modelkit debug` lists the names (tensor_name)"
             raise UsageError(f"--denylist-nodes: no op writes a tensor named {name!r} in "

@@ -327,16 +327,16 @@ def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
     from modelkit.convert import selective
     from modelkit.runtime.tfenv import import_tf, quiet_native_stderr
 
-    progress.stage("loading TensorFlow")
-    tf = import_tf(opts.debug)
-    if opts.calibration_data is not None:
-        arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps)
-    calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
-    calib = _sample_factory(arrays, calib_count)
     if opts.denylist:
         rows = selective.op_outputs(float_bytes)
         selective.check_names(opts.denylist, [r[1] for r in rows], [r[0] for r in rows],
                               str(opts.src))
+    if opts.calibration_data is not None:
+        arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps)
+    calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
+    calib = _sample_factory(arrays, calib_count)
+    progress.stage("loading TensorFlow")
+    tf = import_tf(opts.debug)
     progress.stage(f"calibrating on {calib_count} samples from "
                    f"{opts.calibration_data or opts.data}")
     with quiet_native_stderr(opts.debug):
