@@ -19,6 +19,10 @@ ALLOCATE = ("import sys; from ai_edge_litert.interpreter import Interpreter, OpR
             "OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES); i.allocate_tensors()")
 
 
+API = ("import sys, modelkit; from modelkit.check import check_model; "
+       "check_model(modelkit.load(sys.argv[1]), sys.argv[2])")
+
+
 def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     path = WORK / "float_50mb.tflite"
@@ -32,6 +36,11 @@ def main() -> None:
         ours = measure([MODELKIT, "check", str(path), "--target", target, "--json"])
         theirs = measure([PYTHON, "-c", ALLOCATE, str(path)])
         print(side_by_side(f"check --target {target}, float {size:.0f} MB", ours, theirs,
+                           "allocate_tensors"), flush=True)
+        # NOTE: the same check from Python, without the CLI (typer builds every command's
+        # parameters at start-up), to show what the check itself costs.
+        api = measure([PYTHON, "-c", API, str(path), target])
+        print(side_by_side(f"check_model() in a script, --target {target}", api, theirs,
                            "allocate_tensors"), flush=True)
 
 
