@@ -100,7 +100,8 @@ class Params:
             return True
         if value in ("false", "0"):
             return False
-        raise UsageError(f"{self.pass_name}: {name} should be true or false, found {value}")
+        raise UsageError(f"{self.pass_name}: couldn't interpret the {name} argument as a "
+                         f"boolean: {value} (expected true, false, 0 or 1)")
 
     def int(self, name: str, default: int = 0) -> int:
         value = self.str(name)
@@ -167,7 +168,9 @@ class TransformPass:
             p = known.get(name)
             if p is not None and len(values) > 1 and not p.repeated:
                 raise UsageError(f"{self.name} expects exactly one '{name}' argument")
-        params.bool("ignore_errors")
+        ignore = params.str("ignore_errors")
+        if ignore is not None and ignore.lower() not in ("true", "false"):
+            raise UsageError(f"ignore_errors should be true or false, found {ignore}")
         missing = [p for p in self.params if p.required and not params.has(p.name)]
         if missing:
             # NOTE: worded as TF's own messages (remove_nodes, rename_op...).
@@ -384,7 +387,15 @@ def run_passes(model: Model, passes: list[tuple[str, Params]], ctx: PassContext,
     reports = []
     for p, params in resolved:
         before_hist, before = _histogram(model), _count(model)
-        result = p.fn(model, params, ctx)
+        ignore = (params.str("ignore_errors") or "false").lower() == "true"
+        try:
+            result = p.fn(model, params, ctx)
+        except ModelkitError as e:
+            # NOTE: as TF's TransformGraph: with ignore_errors=true a failing pass
+            # leaves the graph as it was and the chain goes on.
+            if not ignore:
+                raise
+            result = PassResult(model, False, [f"failed, ignored: {e}"])
         model = result.model
         after_hist = _histogram(model)
         delta = {op: after_hist[op] - before_hist[op] for op in set(before_hist) | set(after_hist)
