@@ -9,6 +9,7 @@ import numpy as np
 
 from modelkit.convert.progress import Progress
 from modelkit.runtime import Backend
+from modelkit.runtime.results import format_values
 
 
 def open_model(path: Path, fmt: str | None, **options) -> Backend:
@@ -61,8 +62,9 @@ def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[st
             sm, ss = stated[spec.name]
             arrays[i] = normalize(arrays[i], sm, ss, spec.name)
             info["normalization"] = {"mean": sm, "std": ss, "source": "model metadata"}
-            progress.note(f"input {spec.name}: normalizing (x - {sm}) / {ss} as the model's "
-                          "metadata states (--mean/--std override, --raw feeds as is)")
+            progress.note(f"input {spec.name}: normalizing (x - {format_values(sm)}) / "
+                          f"{format_values(ss)} as the model's metadata states (--mean/--std "
+                          "override, --raw feeds as is)")
         if raw:
             info["feed"] = f"fed raw as {np.dtype(spec.dtype)}"
         elif spec.is_quantized:

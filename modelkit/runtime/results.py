@@ -140,12 +140,20 @@ class RunReport:
     def lines(self) -> list[str]:
         out = [f"ran {self.model} ({self.format}) on {self.samples} samples from {self.data}"]
         for i in self.inputs:
-            line = f"input {i['name']}: {i['dtype']}[{','.join('?' if d is None else str(d) for d in i['shape'])}]"
+            dims = ",".join("?" if d is None else str(d) for d in i["shape"])
+            line = f"input {i['name']}: {i['dtype']}[{dims}]"
             if i.get("normalization"):
                 n = i["normalization"]
-                line += f", normalized (x - {n['mean']}) / {n['std']} ({n['source']})"
+                mean, std = format_values(n["mean"]), format_values(n["std"])
+                line += f", normalized (x - {mean}) / {std} ({n['source']})"
             line += f", {i['feed']}"
             out.append(line)
         for o in self.outputs:
             out.extend(o.lines())
         return out
+
+
+def format_values(values: list[float]) -> str:
+    """`0` for one value, `[0.485, 0.456, 0.406]` for per-channel values."""
+    text = [f"{v:g}" for v in values]
+    return text[0] if len(text) == 1 else "[" + ", ".join(text) + "]"

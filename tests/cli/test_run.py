@@ -149,7 +149,7 @@ def test_metadata_normalization_is_applied_and_said(work, pixels):
     path = work / "digits_md.tflite"
     modelkit.save(model, path)
     res = cli("run", path, "--data", pixels, "--labels", pixels, "--json")
-    assert "normalizing (x - [0.0]) / [16.0] as the model's metadata states" in res.stderr
+    assert "normalizing (x - 0) / 16 as the model's metadata states" in res.stderr
     report = json.loads(res.stdout)
     assert report["inputs"][0]["normalization"]["source"] == "model metadata"
     want = by_hand(SAMPLES / "digits_float.tflite", np.round(X * 16) / 16)

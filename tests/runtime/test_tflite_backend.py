@@ -10,6 +10,8 @@ from modelkit.errors import UnsupportedError, UsageError
 from modelkit.runtime import open_runtime
 from tests.conftest import ROOT, SAMPLES
 
+BUILTIN = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+
 
 @pytest.fixture(scope="module")
 def digits():
@@ -18,8 +20,9 @@ def digits():
 
 
 def _by_hand(path, x):
-    """Quantize with the input's own parameters, invoke, dequantize the output."""
-    interp = Interpreter(model_path=str(path))
+    """Quantize with the input's own parameters, invoke, dequantize the output (builtin
+    kernels, as the runtime's default)."""
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=BUILTIN)
     interp.allocate_tensors()
     i = interp.get_input_details()[0]
     o = interp.get_output_details()[0]
@@ -70,7 +73,7 @@ def test_intermediates_match_interpreter(digits):
     rt.run([x[:1]])
     interp = Interpreter(model_path=str(SAMPLES / "digits_int8.tflite"),
                          experimental_preserve_all_tensors=True,
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+                         experimental_op_resolver_type=BUILTIN)
     interp.allocate_tensors()
     interp.set_tensor(0, rt.inputs[0].from_real(x[:1]))
     interp.invoke()
