@@ -17,6 +17,7 @@ model by name, then by position (the n-th op of the same type and output shape).
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -233,9 +234,9 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         float_outs: list[np.ndarray] = []
         quant_outs: list[np.ndarray] = []
         n = 0
-        counter = progress.counter("measuring layers", count) if progress else None
-        step = counter.__enter__() if counter else (lambda: None)
-        try:
+        with contextlib.ExitStack() as stack:
+            step = stack.enter_context(progress.counter("measuring layers", count)) \
+                if progress is not None else (lambda: None)
             for sample in samples():
                 feeds = [np.asarray(x) for x in sample]
                 f_out = f_rt.run(feeds)
@@ -288,9 +289,6 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
                             accs[layer.tensor_idx].add_diffs(d_rt.tensor(out_index))
                 n += 1
                 step()
-        finally:
-            if counter:
-                counter.__exit__(None, None, None)
         for layer in layers:
             stats = accs[layer.tensor_idx].result()
             layer.stats = stats

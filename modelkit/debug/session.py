@@ -299,6 +299,9 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             with atomic_output(opts.save, force=opts.force, sources=(opts.src,)) as tmp:
                 tmp.write_bytes(quant_bytes)
 
+    if not result.layers:
+        notes.append("the quantized model has no integer activations (dynamic range or "
+                     "float16 weights only): there is no per-layer quantization to measure")
     unmatched = [layer.tensor_name for layer in result.layers if not layer.float_tensor]
     if unmatched:
         notes.append(f"{len(unmatched)} quantized tensor(s) have no float counterpart "
