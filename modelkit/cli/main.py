@@ -61,12 +61,22 @@ def reporting_errors() -> Iterator[None]:
         raise typer.Exit(0) from None
 
 
-def _register() -> None:
-    """Import the command modules; each adds its command to `app`."""
+# Every command, in the order `modelkit --help` lists them; modelkit/cli/<name>.py
+# adds its command to `app` when imported.
+COMMANDS = ("summarize", "convert", "transform", "check", "fix", "run", "compare", "debug",
+            "browse")
+
+
+def _register(only: str | None = None) -> None:
+    """Import the command modules; each adds its command to `app`.
+
+    Args:
+        only: import just this command's module (the one being run), so a command
+            never pays for importing the others; None imports all.
+    """
     import importlib
 
-    for name in ("summarize", "convert", "transform", "check", "fix", "run", "compare",
-                 "debug", "browse"):
+    for name in (only,) if only in COMMANDS else COMMANDS:
         try:
             importlib.import_module(f"modelkit.cli.{name}")
         except ModuleNotFoundError as e:
@@ -74,7 +84,17 @@ def _register() -> None:
                 raise
 
 
+def _invoked(argv: list[str]) -> str | None:
+    """The command an argument list runs, or None when all commands are needed (help,
+    no command, an unknown name)."""
+    for arg in argv:
+        if arg == "--debug":
+            continue
+        return arg if arg in COMMANDS else None
+    return None
+
+
 def main() -> None:
     """Console-script entry point."""
-    _register()
+    _register(_invoked(sys.argv[1:]))
     app()
