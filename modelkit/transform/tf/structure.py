@@ -280,17 +280,34 @@ def _input_string(v: Value | None) -> str:
     return v.name
 
 
-def _attrs_bytes(node: Node) -> bytes:
-    """The attrs serialized as TF does (sorted names, each AttrValue)."""
-    from modelkit.formats._tfproto import attr_to_proto, pb
+def _attrs_key(node: Node, full: bool) -> tuple:
+    """The attrs as TF's hash sees them (sorted names, each value).
+
+    With `full` False, tensors count by their size and first and last bytes (a
+    cheap key that splits nearly all distinct weights); with `full` True, by all
+    their bytes.
+    """
+    from modelkit.formats._tfproto import TFTensorData, attr_to_proto, pb
+    from modelkit.ir import TensorData
 
     kinds = node.meta.get("tf_attr_kinds", {})
     out = []
     for k in sorted(node.attrs):
-        av = pb().attr_value.AttrValue()
-        attr_to_proto(node.attrs[k], kinds.get(k), av)
-        out.append(k.encode() + b"\0" + av.SerializeToString(deterministic=True))
-    return b"\0\0".join(out)
+        value = node.attrs[k]
+        if isinstance(value, TFTensorData) and value.content is not None:
+            # NOTE: the stored form, without rebuilding a TensorProto of a big weight.
+            c = value.content
+            out.append((k, "T", value.rest, len(c), c if full else c[:64] + c[-64:]))
+        elif isinstance(value, TensorData) and not isinstance(value, TFTensorData) \
+                and value.dtype.numpy is not None:
+            raw = value.tobytes()
+            out.append((k, "A", str(value.dtype), value.shape, len(raw),
+                        raw if full else raw[:64] + raw[-64:]))
+        else:
+            av = pb().attr_value.AttrValue()
+            attr_to_proto(value, kinds.get(k), av)
+            out.append((k, "P", av.SerializeToString(deterministic=True)))
+    return tuple(out)
 
 
 def merge_duplicates(graph: Graph, keep: set[str]) -> int:
@@ -315,10 +332,22 @@ def merge_duplicates(graph: Graph, keep: set[str]) -> int:
             if len(members) < 2:
                 continue
             # NOTE: the cheap key leaves tensor contents out; split by the bytes TF hashes.
-            by_bytes: dict[bytes, Node] = {}
+            buckets: dict[tuple, list[tuple[Node, tuple | None]]] = defaultdict(list)
             for n in members:
-                first = by_bytes.setdefault(_attrs_bytes(n), n)
-                if first is n:
+                reps = buckets[_attrs_key(n, full=False)]
+                first = None
+                mine = None
+                for rep_i, (rep, rep_full) in enumerate(reps):
+                    if rep_full is None:
+                        rep_full = _attrs_key(rep, full=True)
+                        reps[rep_i] = (rep, rep_full)
+                    if mine is None:
+                        mine = _attrs_key(n, full=True)
+                    if rep_full == mine:
+                        first = rep
+                        break
+                if first is None:
+                    reps.append((n, mine))
                     continue
                 for port, v in enumerate(n.outputs):
                     if port < len(first.outputs):
