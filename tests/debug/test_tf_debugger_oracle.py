@@ -39,8 +39,16 @@ def tf_rows():
     converter = tf.lite.TFLiteConverter.from_saved_model(str(SRC))
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     converter.representative_dataset = lambda: ([x[i:i + 1]] for i in range(CALIB))
+    # rmse/scale as TF's debugger guide defines it (per-sample RMSE of the float vs
+    # dequantized values over the scale, averaged), here from the NumericVerify diffs.
+    # NOTE: the guide's layer_direct_compare_metrics form reads the float tensors the
+    # default delegate computed, which preserve_all_tensors does not keep (TF 2.21
+    # returns values near 1e37 for them), so it is not used as the oracle.
+    options = tf.lite.experimental.QuantizationDebugOptions(
+        layer_debug_metrics={"rmse": lambda d: np.sqrt(np.mean(d ** 2))})
     debugger = tf.lite.experimental.QuantizationDebugger(
-        converter=converter, debug_dataset=lambda: ([x[i:i + 1]] for i in range(MEASURE)))
+        converter=converter, debug_options=options,
+        debug_dataset=lambda: ([x[i:i + 1]] for i in range(MEASURE)))
     debugger.run()
     buf = io.StringIO()
     debugger.layer_statistics_dump(buf)
@@ -69,15 +77,13 @@ def test_same_statistics_as_tf(ours, tf_rows, column):
 
 
 def test_rmse_scale_is_tfs_guide_metric(ours, tf_rows):
-    """rmse/scale as TF's debugger guide defines it: sqrt(mse) / scale, averaged over
-    samples, which for one sample count is bounded by sqrt(mean of mse) / scale."""
+    """rmse/scale: TF's debugger with an `rmse` layer metric, over the same scale."""
     report, _ = ours
     by_name = {layer.tensor_name: layer for layer in report.layers}
     for row in tf_rows:
         layer = by_name[row["tensor_name"]]
-        bound = np.sqrt(float(row["mean_squared_error"])) / float(row["scale"])
-        assert layer.stats["rmse_scale"] <= bound * (1 + 1e-6)
-        assert layer.stats["rmse_scale"] >= 0
+        expected = float(row["rmse"]) / float(row["scale"])
+        assert layer.stats["rmse_scale"] == pytest.approx(expected, rel=1e-5, abs=1e-9)
 
 
 def test_quantized_model_is_what_convert_writes(ours, tmp_path):
