@@ -45,16 +45,26 @@ def run_samples(backend: Backend, arrays: Sequence[np.ndarray], *, step: int | N
     Args:
         progress: called with the number of samples each slice completed.
     """
-    step = step or batch_step(backend)
+    scalar = [s.shape == () for s in backend.inputs]
+    # NOTE: a scalar input (a step count, a threshold) has no batch dim: one sample
+    # per run, fed as a 0-d value.
+    step = 1 if any(scalar) else (step or batch_step(backend))
     n = sample_count(arrays, step)
     parts = []
     for i in range(0, n, step):
-        parts.append(backend.run([a[i:i + step] for a in arrays], quantize=quantize,
-                                 dequantize=dequantize))
+        feeds = [a[i] if flat else a[i:i + step] for a, flat in zip(arrays, scalar)]
+        parts.append(backend.run(feeds, quantize=quantize, dequantize=dequantize))
         progress(step)
     if not parts:
         return {s.name: np.zeros((0,), np.float32) for s in backend.outputs}
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+    return {k: _join([p[k] for p in parts]) for k in parts[0]}
+
+
+def _join(parts: list[np.ndarray]) -> np.ndarray:
+    """Slices joined along the samples; 0-d results (a scalar output) stacked."""
+    if parts[0].ndim == 0:
+        return np.stack(parts)
+    return np.concatenate(parts)
 
 
 def normalize(x: np.ndarray, mean: Sequence[float], std: Sequence[float],

@@ -113,3 +113,22 @@ def test_verification_runs_through_the_runtime_on_batch_one_graphs(work):
     assert v["samples"] == 200 and v["ok"]
     assert v["outputs"][0]["max_abs_error"] < 1e-5
     assert v["outputs"][0]["cosine_similarity"] == pytest.approx(1.0, abs=1e-9)
+
+
+def test_scalar_input_is_verified_one_sample_at_a_time(tf, work):
+    """A signature with a scalar input (a step count) verifies without a batch dim."""
+
+    class Scaled(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32),
+                                      tf.TensorSpec([], tf.int32)])
+        def serve(self, x, n):
+            return {"y": tf.nn.relu(x) * tf.cast(n, tf.float32)}
+
+    m = Scaled()
+    src = work / "scaled"
+    tf.saved_model.save(m, str(src), signatures={"serving_default": m.serve})
+    res = cli(src, work / "scaled.tflite", "--json")
+    assert res.exit_code == 0, res.stderr
+    v = json.loads(res.stdout)["verification"]
+    assert v["samples"] == 16 and v["outputs"][0]["max_abs_error"] < 1e-5
+    assert v["outputs"][0]["source_max"] > 0

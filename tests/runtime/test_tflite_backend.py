@@ -110,3 +110,18 @@ def test_other_signature_of_multi_subgraph_model():
     interp = Interpreter(model_path=str(SAMPLES / "control_flow.tflite"))
     want = interp.get_signature_runner("gate")(x=x)["y"]
     np.testing.assert_array_equal(rt.run({"x": x})["y"], want)
+
+
+def test_scalar_inputs_run_one_sample_at_a_time():
+    """`iterate` takes a scalar step count: each sample is fed as a 0-d value."""
+    from modelkit.runtime.batch import run_samples
+
+    rt = open_runtime(SAMPLES / "control_flow.tflite", signature="iterate")
+    assert [s.shape for s in rt.inputs] == [(), (1, 4)]
+    steps = np.array([0, 1, 3], dtype=np.int32)
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) / 10
+    got = run_samples(rt, [steps, x])["y"]
+    runner = Interpreter(model_path=str(SAMPLES / "control_flow.tflite"),
+                         experimental_op_resolver_type=BUILTIN).get_signature_runner("iterate")
+    want = np.concatenate([runner(steps=steps[i], x=x[i:i + 1])["y"] for i in range(3)])
+    np.testing.assert_array_equal(got, want)
