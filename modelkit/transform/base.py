@@ -307,8 +307,12 @@ def parse_spec(text: str) -> list[tuple[str, Params]]:
                 i += 1
                 skip_space()
                 if i < n and text[i] == '"':
-                    end = text.find('"', i + 1)
-                    if end < 0:
+                    # NOTE: as TF's ScanEscapedUntil: a backslash escapes the next
+                    # character, and the value keeps the backslash.
+                    end = i + 1
+                    while end < n and text[end] != '"':
+                        end += 2 if text[end] == "\\" else 1
+                    if end >= n:
                         raise fail("unterminated quoted value")
                     value = text[i + 1:end]
                     i = end + 1

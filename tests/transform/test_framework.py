@@ -110,3 +110,19 @@ def test_op_registry_table_matches_tensorflow():
     live = _gen_op_registry.collect()
     assert {k: tuple(v) for k, v in _op_registry.OPS.items()} == \
         {k: (s, d, tuple(tuple(o) for o in outs)) for k, (s, d, outs) in live.items()}
+
+
+@pytest.mark.parametrize("spec,expected", [
+    ("remove_nodes(op=Identity,op=CheckNumerics)",
+     [("remove_nodes", {"op": ["Identity", "CheckNumerics"]})]),
+    ('strip_unused_nodes(type=float,shape="1,8,8,1")sort_by_execution_order',
+     [("strip_unused_nodes", {"type": ["float"], "shape": ["1,8,8,1"]}),
+      ("sort_by_execution_order", {})]),
+    ("remove_device()  remove_device", [("remove_device", {}), ("remove_device", {})]),
+    (r'insert_logging(message="a\"b, (c)", first_n=-1)',
+     [("insert_logging", {"message": [r'a\"b, (c)'], "first_n": ["-1"]})]),
+])
+def test_specs_tf_accepts_parse_the_same(spec, expected):
+    data = (SAMPLES / "digits_frozen.pb").read_bytes()
+    tf_transform(data, "input", "probs", spec)  # TF parses and runs it
+    assert [(n, p.raw) for n, p in parse_spec(spec)] == expected
