@@ -74,7 +74,14 @@ def check_model(model: Model, target: str = "tflite") -> Report:
     for gi, graph in enumerate(model.graphs):
         ctx = Ctx(model, graph, gi, target)
         for ni, node in enumerate(graph.nodes):
+            types = None
             for r in by_op.get(node.op, []) + any_op:
+                if r.dtypes:
+                    if types is None:
+                        types = {str(v.dtype) for v in list(node.inputs) + node.outputs
+                                 if v is not None}
+                    if not types.intersection(r.dtypes):
+                        continue
                 for hit in r.check(ctx, node):
                     report.findings.append(_finding(r, hit, ctx, ni))
         for r in graph_rules:

@@ -50,10 +50,11 @@ def rules_table() -> str:
     from modelkit.check.rules import RULES, _load_rule_modules
 
     _load_rule_modules()
-    rows = ["| rule | targets | ops | severity | source | fix |",
-            "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| rule | targets | ops | dtypes | severity | source | fix |",
+            "| --- | --- | --- | --- | --- | --- | --- |"]
     for r in RULES.values():
         ops = ", ".join(r.ops) if r.ops else "(graph)"
-        rows.append(f"| `{r.id}` | {', '.join(r.targets)} | {ops} | {r.severity} | "
+        rows.append(f"| `{r.id}` | {', '.join(r.targets)} | {ops} | "
+                    f"{', '.join(r.dtypes) or 'any'} | {r.severity} | "
                     f"{r.source} | {r.fix or ''} |")
     return "\n".join(rows)

@@ -51,6 +51,8 @@ class Rule:
         summary: one line, for the README table and `--explain`.
         source: the runtime source that enforces it, `file : function`.
         fix: the `modelkit fix` rule id or a command, or None.
+        dtypes: tensor types the rule concerns (a node none of whose tensors has one
+            is skipped); empty for any.
         formats: model formats it applies to (`tflite`, or `tf` for TF graphs).
         check: the predicate; node scope `(ctx, node) -> Iterable[Hit]`,
             graph scope `(ctx) -> Iterable[Hit]`.
@@ -65,6 +67,7 @@ class Rule:
     fix: str | None
     formats: tuple[str, ...]
     check: Callable[..., Iterable[Hit]]
+    dtypes: tuple[str, ...] = ()
 
     @property
     def graph_scope(self) -> bool:
@@ -76,7 +79,7 @@ RULES: dict[str, Rule] = {}
 
 def rule(id: str, *, targets: Iterable[str], ops: Iterable[str] = (), severity: str = "error",
          summary: str, source: str, fix: str | None = None,
-         formats: Iterable[str] = ("tflite",)) -> Callable:
+         formats: Iterable[str] = ("tflite",), dtypes: Iterable[str] = ()) -> Callable:
     """Register the decorated predicate as a rule.
 
     Raises:
@@ -91,7 +94,7 @@ def rule(id: str, *, targets: Iterable[str], ops: Iterable[str] = (), severity: 
         if id in RULES:
             raise ValueError(f"rule id {id} registered twice")
         RULES[id] = Rule(id, targets, tuple(ops), severity, summary, source, fix,
-                         tuple(formats), fn)
+                         tuple(formats), fn, tuple(dtypes))
         return fn
 
     return register

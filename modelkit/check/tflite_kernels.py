@@ -88,7 +88,8 @@ def _bias_numbers(node: Node):
     return x, w, b, y, expected, stated, refused, worst, float(ratio[worst])
 
 
-@rule("bias-scale", targets=("tflite", "micro"), ops=WEIGHT_OPS,
+@rule("bias-scale", dtypes=("int8", "uint8", "int16"),
+      targets=("tflite", "micro"), ops=WEIGHT_OPS,
       summary="A per-tensor FULLY_CONNECTED (or a uint8 convolution) whose bias scale differs "
               "from input_scale * weight_scale by more than 2% of the output scale: the "
               "runtime refuses it.",
@@ -111,7 +112,8 @@ def _bias_scale(ctx, node: Node) -> Iterator[Hit]:
                "allowed": BIAS_TOLERANCE})
 
 
-@rule("bias-scale-silent", targets=ALL, ops=WEIGHT_OPS,
+@rule("bias-scale-silent", dtypes=("int8", "uint8", "int16"),
+      targets=ALL, ops=WEIGHT_OPS,
       summary="The bias' stated scale differs from input_scale * weight_scale[c] on a kernel "
               "that never checks it: the kernel reads the bias integers at scale "
               "input_scale * weight_scale[c], so the outputs are wrong by half an output "
@@ -149,7 +151,8 @@ def _bias_scale_silent(ctx, node: Node) -> Iterator[Hit]:
                "max_error_output_steps": float(steps[c])})
 
 
-@rule("filter-zero-point", targets=("tflite", "micro"), ops=("CONV_2D",),
+@rule("filter-zero-point", dtypes=("int8", "int16"),
+      targets=("tflite", "micro"), ops=("CONV_2D",),
       summary="An int8/int16 CONV_2D filter with a nonzero zero point: LiteRT refuses it; "
               "TFLite Micro does not check and its int8 kernels ignore filter zero points "
               "(wrong results).",
@@ -208,7 +211,8 @@ def _quant_param_count(ctx) -> Iterator[Hit]:
                                    "shape": list(v.shape)}, node=ni)
 
 
-@rule("softmax-output-params", targets=("tflite", "micro"), ops=("SOFTMAX",),
+@rule("softmax-output-params", dtypes=("int8", "int16"),
+      targets=("tflite", "micro"), ops=("SOFTMAX",),
       summary="An int8 SOFTMAX output must have zero point -128 and scale 1/256 (int16: 0 "
               "and 1/32768).",
       source="activations.cc : SoftmaxPrepare; Micro: softmax_common.cc : "
@@ -240,7 +244,8 @@ def _softmax_output(ctx, node: Node) -> Iterator[Hit]:
                "required_scale": scale_want})
 
 
-@rule("logistic-output-params", targets=("tflite",), ops=("LOGISTIC",),
+@rule("logistic-output-params", dtypes=("int8", "uint8", "int16"),
+      targets=("tflite",), ops=("LOGISTIC",),
       summary="An int8/uint8 LOGISTIC output must have scale exactly 1/256 (int16: 1/32768 "
               "and zero point 0) in the default (generic optimized) kernel.",
       source="activations.cc : SigmoidPrepare<kGenericOptimized>",
@@ -267,7 +272,8 @@ def _logistic_output(ctx, node: Node) -> Iterator[Hit]:
               {"scale": scale, "zero_point": zp, "required_scale": want})
 
 
-@rule("concat-quant-mismatch", targets=("tflite", "micro"), ops=("CONCATENATION",),
+@rule("concat-quant-mismatch", dtypes=("int8", "int16"),
+      targets=("tflite", "micro"), ops=("CONCATENATION",),
       summary="An int8 CONCATENATION copies integers, so every input needs the output's "
               "scale and zero point exactly (int16: zero points 0).",
       source="concatenation.cc : Prepare; Micro: concatenation.cc : Prepare",
@@ -308,7 +314,8 @@ def _same_quant(a, b) -> bool:
     return f32(a.scale[0]) == f32(b.scale[0]) and int(a.zero_point[0]) == int(b.zero_point[0])
 
 
-@rule("pool-quant-mismatch", targets=ALL, ops=("MAX_POOL_2D", "AVERAGE_POOL_2D"),
+@rule("pool-quant-mismatch", dtypes=("int8", "uint8", "int16"),
+      targets=ALL, ops=("MAX_POOL_2D", "AVERAGE_POOL_2D"),
       summary="A quantized pooling whose output scale or zero point differs from its input's: "
               "LiteRT does not rescale (a DCHECK only), so outputs are wrong; TFLite Micro "
               "refuses it.",
@@ -335,7 +342,8 @@ def _pool(ctx, node: Node) -> Iterator[Hit]:
               "so the output's stated values are wrong", [x.name, y.name], nums)
 
 
-@rule("reshape-quant-mismatch", targets=ALL, ops=("RESHAPE", "SQUEEZE", "EXPAND_DIMS"),
+@rule("reshape-quant-mismatch", dtypes=("int8", "uint8", "int16"),
+      targets=ALL, ops=("RESHAPE", "SQUEEZE", "EXPAND_DIMS"),
       summary="A quantized RESHAPE/SQUEEZE/EXPAND_DIMS whose output scale or zero point "
               "differs from its input's: the bytes are copied, so the values are "
               "reinterpreted (wrong).",
@@ -358,7 +366,8 @@ _INT16_ZP_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_C
                  "SUB", "SOFTMAX")
 
 
-@rule("int16-zero-point", targets=("tflite",), ops=_INT16_ZP_OPS,
+@rule("int16-zero-point", dtypes=("int16",),
+      targets=("tflite",), ops=_INT16_ZP_OPS,
       summary="int16 activations of FULLY_CONNECTED, the convolutions, ADD, SUB and SOFTMAX "
               "must have zero point 0 (symmetric int16x8 quantization).",
       source="fully_connected.cc : PrepareImpl; conv.cc : Prepare; depthwise_conv.cc : "
@@ -390,7 +399,8 @@ def _int16_zp(ctx, node: Node) -> Iterator[Hit]:
         return
 
 
-@rule("add-multiplier", targets=("tflite",), ops=("ADD", "SUB"),
+@rule("add-multiplier", dtypes=("int8", "uint8"),
+      targets=("tflite",), ops=("ADD", "SUB"),
       summary="An int8/uint8 ADD/SUB whose output scale is below 2*max(input scales)/2^20: "
               "the output multiplier reaches 1 and the interpreter aborts with no message.",
       source="add.cc : Prepare -> quantization_util.cc : QuantizeMultiplierSmallerThanOneExp "
@@ -429,7 +439,8 @@ def _custom(ctx, node: Node) -> Iterator[Hit]:
     yield Hit(ctx.refusal(node, text), [v.name for v in node.outputs], {}, explanation=expl)
 
 
-@rule("log-softmax-output-params", targets=("tflite", "micro"), ops=("LOG_SOFTMAX",),
+@rule("log-softmax-output-params", dtypes=("int8", "uint8"),
+      targets=("tflite", "micro"), ops=("LOG_SOFTMAX",),
       summary="A quantized LOG_SOFTMAX output must have scale 16/256 and zero point 127 "
               "(int8) or 255 (uint8).",
       source="activations.cc : LogSoftmaxPrepare; Micro: log_softmax.cc : "
@@ -459,7 +470,8 @@ def _log_softmax(ctx, node: Node) -> Iterator[Hit]:
                "required_zero_point": zp_want})
 
 
-@rule("bias-dtype", targets=("tflite",), ops=("CONV_2D", "DEPTHWISE_CONV_2D"),
+@rule("bias-dtype", dtypes=("int8", "uint8"),
+      targets=("tflite",), ops=("CONV_2D", "DEPTHWISE_CONV_2D"),
       summary="A uint8/int8 convolution's bias must be int32.",
       source="conv.cc : Prepare; depthwise_conv.cc : Prepare")
 def _bias_dtype(ctx, node: Node) -> Iterator[Hit]:
@@ -523,7 +535,8 @@ def _fc_axis(ctx, node: Node) -> Iterator[Hit]:
               {"quantized_dimension": axis})
 
 
-@rule("l2-pool-quantized", targets=("tflite", "micro"), ops=("L2_POOL_2D",),
+@rule("l2-pool-quantized", dtypes=("int8", "uint8", "int16"),
+      targets=("tflite", "micro"), ops=("L2_POOL_2D",),
       summary="L2_POOL_2D has float kernels only.",
       source="pooling.cc : GenericPrepare; Micro: l2_pool_2d.cc : L2Prepare")
 def _l2_pool(ctx, node: Node) -> Iterator[Hit]:
