@@ -127,3 +127,24 @@ def test_unbroken_pair_has_small_local_errors(data):
     for layer in result.layers:
         assert layer.stats["rmse_scale"] < 0.7, layer.tensor_name
         assert layer.stats["local_sqnr_db"] > 30, layer.tensor_name
+
+
+def test_position_matching_gives_the_same_numbers_as_names(tmp_path, data):
+    """Every tensor of the int8 model renamed: matched by position (the n-th op of the
+    same type and shape), every statistic equals the by-name analysis."""
+    model = load_tflite(SAMPLES / "digits_int8.tflite")
+    for v in model.graphs[0].values:
+        v.name = "renamed/" + v.name
+    for node in model.graphs[0].nodes:
+        node.name = "renamed/" + node.name
+    renamed = tmp_path / "renamed.tflite"
+    save_tflite(model, renamed)
+    float_bytes = (SAMPLES / "digits_float.tflite").read_bytes()
+    by_name = analyze(float_bytes, (SAMPLES / "digits_int8.tflite").read_bytes(),
+                      _samples(data[:10]), count=10)
+    by_position = analyze(float_bytes, renamed.read_bytes(), _samples(data[:10]), count=10)
+    assert all(x.match == "position" for x in by_position.layers)
+    for a, b in zip(by_name.layers, by_position.layers):
+        assert b.tensor_name == "renamed/" + a.tensor_name
+        assert b.float_tensor == a.float_tensor
+        assert b.stats == pytest.approx(a.stats)
