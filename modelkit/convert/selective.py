@@ -184,14 +184,25 @@ def quantize_int16x8(tf, float_model: bytes,
                               f"{str(e).strip().splitlines()[0]}") from None
 
 
-def convert_selectively(tf, converter, denylist: Denylist, io_type: str | None) -> bytes:
+def convert_selectively(tf, converter, denylist: Denylist, io_type: str | None, *,
+                        path: str | None = None,
+                        warn: Callable[[str], None] | None = None) -> bytes:
     """Run a converter configured for full integer int8, keeping `denylist` in float.
 
     The converter is run once with calibrate-only (its float graph, calibrated on its
-    representative dataset), then quantized by `quantize_calibrated` with the same
-    per-channel setting.
+    representative dataset), the names are checked against that graph, then it is
+    quantized by `quantize_calibrated` with the converter's per-channel setting.
+
+    Args:
+        tf: the imported tensorflow module.
+        converter: a TFLiteConverter (v1 or v2) set up for --quantize int8.
+        denylist: what stays float.
+        io_type: the model's input/output type (default int8).
+        path: the source model, for messages.
+        warn: called with a warning when a denylisted op stayed integer.
 
     Raises:
+        UsageError: a denylisted name or op is not in the model.
         ConversionError: the converter or quantizer failed.
     """
     converter._experimental_calibrate_only = True  # noqa: SLF001 (TF's own debugger path)
@@ -199,10 +210,17 @@ def convert_selectively(tf, converter, denylist: Denylist, io_type: str | None) 
         calibrated = converter.convert()
     finally:
         converter._experimental_calibrate_only = False  # noqa: SLF001
-    return quantize_calibrated(
+    rows = op_outputs(bytes(calibrated))
+    check_names(denylist, [r[1] for r in rows], [r[0] for r in rows], path)
+    quantized = quantize_calibrated(
         tf, calibrated, io_type=io_type or "int8", denylist=denylist,
         disable_per_channel=bool(getattr(converter, "_experimental_disable_per_channel",
                                          False)))
+    left = left_quantized(op_outputs(quantized), denylist)
+    if left and warn is not None:
+        warn(f"still quantized despite the denylist: {', '.join(left)} (ops that keep "
+             "their input's scale, such as MAX_POOL_2D or RESHAPE, follow their neighbours)")
+    return quantized
 
 
 def op_outputs(model_bytes: bytes | None = None, model=None) -> list[tuple[str, str, str]]:
