@@ -51,6 +51,13 @@ UNSAFE_TF_OPS: dict[str, str] = {
 }
 
 
+# Keras layers that carry Python code in the file (a marshaled lambda or function);
+# Keras' safe mode refuses to deserialize them.
+UNSAFE_KERAS_LAYERS: dict[str, str] = {
+    "Lambda": "runs Python code stored in the file",
+}
+
+
 @dataclass(frozen=True)
 class UnsafeNode:
     """A node whose op acts on the host."""
@@ -61,14 +68,15 @@ class UnsafeNode:
 
     @property
     def effect(self) -> str:
-        return UNSAFE_TF_OPS[self.op]
+        return UNSAFE_TF_OPS.get(self.op) or UNSAFE_KERAS_LAYERS[self.op]
 
     def to_dict(self) -> dict:
         return {"graph": self.graph, "node": self.node, "op": self.op, "effect": self.effect}
 
 
 def unsafe_nodes(model: Model) -> list[UnsafeNode]:
-    """Every node of every graph (function bodies included) whose op is in UNSAFE_TF_OPS.
+    """Every node of every graph (function bodies included) whose op is in UNSAFE_TF_OPS,
+    and every Keras layer in UNSAFE_KERAS_LAYERS.
 
     TFLite models are skipped: a Select TF op runs only in a Flex-linked runtime,
     which modelkit's interpreter is not.
@@ -78,7 +86,8 @@ def unsafe_nodes(model: Model) -> list[UnsafeNode]:
     found = []
     for graph in model.graphs:
         for node in graph.nodes:
-            if node.op in UNSAFE_TF_OPS and node.domain in ("tf", ""):
+            if (node.op in UNSAFE_TF_OPS and node.domain in ("tf", "")) or \
+                    (node.op in UNSAFE_KERAS_LAYERS and node.domain == "keras"):
                 found.append(UnsafeNode(graph.name, node.name, node.op))
     return found
 

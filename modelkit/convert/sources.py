@@ -89,11 +89,8 @@ def frozen_graph(tf, opts: ConvertOptions, source: str, gio: GraphIO, progress: 
 
 def open_source(tf, opts: ConvertOptions, source: str, gio: GraphIO | None,
                 progress: Progress) -> Source:
-    """Open the source for conversion and verification.
-
-    The safety check on host side effects has run before (on the IR), so the
-    backends are opened with it off.
-    """
+    """Open the source for conversion and verification (the backends check the IR for
+    host side effects again: cheap, and it holds when no IR was loaded before)."""
     if source in ("graphdef", "checkpoint"):
         from modelkit.runtime.tf_graph import GraphBackend
 
@@ -105,11 +102,13 @@ def open_source(tf, opts: ConvertOptions, source: str, gio: GraphIO | None,
     if source == "savedmodel":
         from modelkit.runtime.savedmodel import SavedModelBackend
 
-        return Source(SavedModelBackend(Path(opts.src), opts.signature, allow_unsafe_ops=True,
+        return Source(SavedModelBackend(Path(opts.src), opts.signature,
+                                        allow_unsafe_ops=opts.allow_unsafe_ops,
                                         debug=opts.debug))
     if source in ("keras_h5", "keras_zip", "keras"):
         from modelkit.runtime.keras import KerasBackend
 
-        backend = KerasBackend(Path(opts.src), debug=opts.debug)
+        backend = KerasBackend(Path(opts.src), allow_unsafe_ops=opts.allow_unsafe_ops,
+                               debug=opts.debug)
         return Source(backend, keras_model=backend.model)
     raise UsageError(f"cannot convert a {source} model", str(opts.src))

@@ -21,19 +21,27 @@ class KerasBackend(Backend):
     """A Keras model called with `training=False`.
 
     Raises:
-        ModelReadError: Keras cannot load the file (Lambda layers are refused: safe mode).
+        UnsafeOpsError: the model has Lambda layers (Python code) and allow_unsafe_ops
+            is off.
+        ModelReadError: Keras cannot load the file.
     """
 
     format = "keras_h5"
 
-    def __init__(self, path: str | Path, *, debug: bool = False) -> None:
+    def __init__(self, path: str | Path, *, allow_unsafe_ops: bool = False,
+                 debug: bool = False) -> None:
+        from modelkit.formats import registry
+        from modelkit.runtime.safety import refuse_unsafe
         from modelkit.runtime.tf_loaders import load_keras
         from modelkit.runtime.tfenv import import_tf, quiet_native_stderr
 
         self.path = str(path)
+        if not allow_unsafe_ops:
+            refuse_unsafe(registry.load(path), path, "loading")
         self.tf = import_tf(debug)
         with quiet_native_stderr(debug):
-            self.model = load_keras(Path(path))
+            # NOTE: allowed unsafe ops means the user trusts the file's Lambda code.
+            self.model = load_keras(Path(path), safe_mode=not allow_unsafe_ops)
         model = self.model
         out_names = list(getattr(model, "output_names", None) or
                          [_name(t) for t in model.outputs])

@@ -73,6 +73,6 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
     if fmt in ("keras_h5", "keras", "keras_zip"):
         from modelkit.runtime.keras import KerasBackend
 
-        return KerasBackend(path, debug=debug)
+        return KerasBackend(path, allow_unsafe_ops=allow_unsafe_ops, debug=debug)
     raise UsageError(f"cannot run a {registry.DESCRIPTIONS.get(fmt, fmt)}; runnable: "
                      f"{', '.join(RUNNABLE_FORMATS)}", str(path))

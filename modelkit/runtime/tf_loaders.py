@@ -110,9 +110,9 @@ def freeze_savedmodel_v1(tf, path: Path, signature: str):
     return frozen, inputs, outputs
 
 
-def load_keras(path: Path):
-    """A Keras model from H5/.keras, without compiling, in Keras' safe mode (no
-    Lambda layers' Python code is deserialized).
+def load_keras(path: Path, safe_mode: bool = True):
+    """A Keras model from H5/.keras, without compiling, in Keras' safe mode unless
+    told otherwise (safe mode refuses to deserialize Lambda layers' Python code).
 
     Raises:
         ModelReadError: Keras cannot load it (or it needs unsafe deserialization).
@@ -120,7 +120,7 @@ def load_keras(path: Path):
     import keras
 
     try:
-        return keras.models.load_model(str(path), compile=False, safe_mode=True)
+        return keras.models.load_model(str(path), compile=False, safe_mode=safe_mode)
     except (ValueError, TypeError, KeyError, OSError) as e:
         raise ModelReadError(f"Keras cannot load the model: {first_line(e)}", str(path)) \
             from None

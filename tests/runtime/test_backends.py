@@ -122,3 +122,18 @@ def test_allow_unsafe_ops_runs_it_and_the_write_happens(unsafe_graph):
     x = np.arange(4, dtype=np.float32)[None]
     np.testing.assert_array_equal(rt.run([x])["y"], x * 2)
     assert target.read_text() == "owned"
+
+
+def test_keras_lambda_is_refused_unless_allowed(tmp_path):
+    """Keras' safe mode would refuse the marshaled lambda; modelkit refuses before Keras
+    loads, naming the layer; allowed, Keras computes the lambda."""
+    import keras
+
+    inp = keras.Input((4,), name="x")
+    keras.Model(inp, keras.layers.Lambda(lambda t: t * 2.0, name="twice")(inp)).save(
+        tmp_path / "lambda.h5")
+    with pytest.raises(UnsafeOpsError, match=r"Lambda 'twice' \(runs Python code"):
+        open_runtime(tmp_path / "lambda.h5")
+    rt = open_runtime(tmp_path / "lambda.h5", allow_unsafe_ops=True)
+    x = np.arange(8, dtype=np.float32).reshape(2, 4)
+    np.testing.assert_array_equal(rt.run([x])["twice"], x * 2)
