@@ -218,20 +218,26 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
 
 
 def _tf_io(model, inputs: list[str] | None, outputs: list[str] | None, src: Path):
-    """Inputs/outputs as given, else detected as summarize does."""
-    from modelkit.analysis.tf_summary import node_name, possible_inputs, possible_outputs
+    """Inputs/outputs as node names: given ones checked against the graph (with the
+    closest match on a typo), else detected as `convert` detects them."""
+    from modelkit.analysis.graph_io import PLACEHOLDER_OPS, inference_io, resolve_names
+    from modelkit.analysis.tf_summary import needed_nodes, node_name
     from modelkit.errors import UsageError
     from modelkit.transform import PassContext
 
     graph = model.graphs[0]
-    if inputs is None:
-        inputs = [node_name(v.name) for v in possible_inputs(graph)]
-    if outputs is None:
-        outputs = [n.name for n in possible_outputs(graph)]
-        if not outputs:
-            raise UsageError("no output node could be detected; pass --outputs", str(src))
-    names = {n.name for n in graph.nodes}
-    missing = [o for o in outputs if node_name(o) not in names]
-    if missing:
-        raise UsageError(f"no node named {', '.join(missing)} (--outputs)", str(src))
-    return PassContext(list(inputs), list(outputs))
+    outs = resolve_names(graph, outputs, "Output") if outputs else None
+    ins = resolve_names(graph, inputs, "Input") if inputs else None
+    if outs is None or ins is None:
+        found_in, found_out = inference_io(graph)
+        if outs is None:
+            outs = [node_name(o) for o in found_out]
+            if not outs:
+                raise UsageError("found no output; name the outputs with --outputs", str(src))
+            if ins is None:
+                ins = [node_name(i) for i in found_in]
+        if ins is None:
+            placeholders = [n.name for n in graph.nodes if n.op in PLACEHOLDER_OPS]
+            used = {n.name for n in needed_nodes(graph, outs, placeholders)}
+            ins = [p for p in placeholders if p in used]
+    return PassContext(list(ins), list(outs))
