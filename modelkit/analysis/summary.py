@@ -46,7 +46,11 @@ def quant_facts(q: QuantParams | None, dtype) -> dict | None:
     if q is None:
         return None
     out = q.to_dict()
-    out["axis"] = q.axis
+    # NOTE: a per-axis tensor of one channel keeps its axis in details (as the runtime
+    # reports it), not in `axis`.
+    axis = q.axis if q.axis is not None else q.details.get("quantized_dimension")
+    out["quantized_dimension"] = axis or 0
+    out["axis"] = axis
     storage = q.storage or dtype
     out["storage"] = str(storage) if storage is not None else None
     out["describe"] = q.describe().splitlines()

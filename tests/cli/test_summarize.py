@@ -166,6 +166,27 @@ def test_tensor_rows_carry_quantization_to_the_last_bit(name):
     assert per_channel > 0 or name == "digits_uint8_legacy.tflite"
 
 
+def test_single_channel_axis_is_reported_like_the_interpreter(tmp_path):
+    """A per-axis tensor of one channel keeps its quantized dimension (here 3)."""
+    import modelkit
+    from modelkit.ir import QuantParams
+
+    m = modelkit.load(SAMPLES / "digits_int8.tflite")
+    kernel = next(v for v in m.graphs[0].values if v.data is not None and v.shape is not None
+                  and len(v.shape) == 4 and v.shape[3] == 1)
+    kernel.quant = QuantParams(scale=[0.0125], zero_point=[0], storage=kernel.dtype,
+                               details={"quantized_dimension": 3})
+    path = tmp_path / "one_channel.tflite"
+    modelkit.save(m, path)
+    row = next(t for t in summarize_json(str(path), "--tensors")["tensors"]
+               if t["index"] == kernel.index)
+    qp = next(d for d in interpreter(path).get_tensor_details()
+              if d["index"] == kernel.index)["quantization_parameters"]
+    assert qp["quantized_dimension"] == 3
+    assert row["quantization"]["quantized_dimension"] == row["quantization"]["axis"] == 3
+    assert np.array_equal(np.asarray(row["quantization"]["scale"], np.float32), qp["scales"])
+
+
 def test_text_output_names_io_and_feed():
     res = run_cli("summarize", "samples/digits_int8.tflite", "--tensors")
     assert res.returncode == 0, res.stderr
