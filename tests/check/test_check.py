@@ -156,15 +156,36 @@ def test_fixed_bias_gives_the_outputs_the_file_states(broken, tmp_path, name, re
     assert np.abs(ref - got).max() <= 1
 
 
-def test_fix_per_tensor_fc_matches_correct_per_tensor_model(broken, tmp_path):
+@pytest.fixture(scope="module")
+def per_tensor_reference(tmp_path_factory):
+    """digits_int8 with FC 8 per-tensor and its bias at the scale the kernel reads."""
     good = make_broken_models._load("digits_int8.tflite")
     make_broken_models._per_tensor_fc(good, make_broken_models._node(good, "FULLY_CONNECTED", 1))
     good.path = None
-    modelkit.save(good, tmp_path / "good.tflite")
+    path = tmp_path_factory.mktemp("ref") / "good.tflite"
+    modelkit.save(good, path)
+    return path
+
+
+def test_small_bias_mismatch_is_a_warning(broken, per_tensor_reference):
+    """A 1.5x bias scale on FC 8 moves the outputs by under one step: check warns."""
+    x = np.load(SAMPLES / "digits_calib.npy")[:30]
+    ref = litert_run(per_tensor_reference, x).astype(int)
+    got = litert_run(broken["fc_bias_per_tensor_small"], x).astype(int)
+    assert np.abs(ref - got).max() <= 1
+    r = check_model(modelkit.load(broken["fc_bias_per_tensor_small"]))
+    assert not r.errors
+    assert [(f.rule, f.node) for f in r.findings] == [("bias-scale-silent", 8)]
+    assert r.findings[0].numbers["max_error_output_steps"] < 0.5
+
+
+def test_fix_per_tensor_fc_matches_correct_per_tensor_model(broken, tmp_path,
+                                                           per_tensor_reference):
+    good = per_tensor_reference
     dst = tmp_path / "fixed.tflite"
     assert run_cli("fix", str(broken["fc_bias_per_tensor"]), str(dst)).returncode == 0
     x = np.load(SAMPLES / "digits_calib.npy")[:30]
-    diff = litert_run(tmp_path / "good.tflite", x).astype(int) - litert_run(dst, x).astype(int)
+    diff = litert_run(good, x).astype(int) - litert_run(dst, x).astype(int)
     assert np.abs(diff).max() <= 1
 
 
