@@ -49,6 +49,10 @@ def run(
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N samples."),
     top_k: int = typer.Option(5, "--top-k", help="Classes shown per sample for classifiers."),
     signature: str = typer.Option(None, "--signature", help="TFLite/SavedModel signature."),
+    inputs: str = typer.Option(None, "--inputs", help="Graphs: input names, comma "
+                               "separated (default: detected placeholders)."),
+    outputs: str = typer.Option(None, "--outputs", help="Graphs: output names (default: "
+                                "detected inference outputs)."),
     delegates: bool = typer.Option(False, "--delegates", help="TFLite: let the interpreter "
                                    "apply its default delegates (XNNPACK)."),
     from_: str = typer.Option(None, "--from", help="Model format, when detection fails."),
@@ -70,8 +74,12 @@ def run(
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         progress = Progress()
+        def names(text: str | None) -> list[str] | None:
+            return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
         rt = open_model(model, from_, signature=signature, delegates=delegates,
-                        allow_unsafe_ops=allow_unsafe_ops, debug=_state["debug"])
+                        allow_unsafe_ops=allow_unsafe_ops, inputs=names(inputs),
+                        outputs=names(outputs), debug=_state["debug"])
         arrays, fed = prepare_inputs(rt, data, mean, std, raw=raw, limit=limit,
                                      progress=progress)
         count = int(arrays[0].shape[0])

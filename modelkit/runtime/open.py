@@ -55,6 +55,9 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
             raise UsageError("this IR model has no file to run; save it first")
         path = Path(model.path)
         fmt = fmt or model.format
+    if (inputs or outputs or shapes) and fmt not in ("graphdef", "checkpoint"):
+        raise UsageError(f"input/output names and shapes apply to graphs and checkpoints; "
+                         f"a {registry.DESCRIPTIONS.get(fmt, fmt)} has its own", str(path))
     if fmt == "tflite":
         from modelkit.runtime.tflite import TFLiteBackend
 

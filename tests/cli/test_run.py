@@ -221,3 +221,29 @@ def test_savedmodel_printing_in_a_function_is_refused(work):
     assert res.exit_code == 4
     assert "PrintV2" in res.stderr and "--allow-unsafe-ops" in res.stderr
     assert not (work / "leak.txt").exists()
+
+
+def test_checkpoint_with_named_outputs_and_a_second_placeholder():
+    """`loss` needs the `labels` placeholder too: the .npz's x and y feed both; the
+    loss, a scalar per run, comes out one value per sample. The oracle for the loss:
+    the checkpoint restored and run by TensorFlow."""
+    import tensorflow as tf
+
+    res = cli("run", SAMPLES / "digits_ckpt", "--data", SAMPLES / "digits_test.npz",
+              "--outputs", "probs,loss", "--limit", "4", "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert [i["name"] for i in report["inputs"]] == ["input", "labels"]
+    loss = next(o for o in report["outputs"] if o["name"] == "loss")
+    v1 = tf.compat.v1
+    prefix = str(SAMPLES / "digits_ckpt" / "model.ckpt")
+    with tf.Graph().as_default() as g, v1.Session(graph=g) as s:
+        v1.train.import_meta_graph(prefix + ".meta").restore(s, prefix)
+        want = [s.run("loss:0", {"input:0": X[i:i + 1], "labels:0": Y[i:i + 1]})
+                for i in range(4)]
+    assert loss["shape"] == [4]
+    assert loss["max"] == pytest.approx(max(want), rel=1e-5)
+    assert loss["mean"] == pytest.approx(np.mean(want), rel=1e-5)
+    bad = cli("run", SAMPLES / "digits_float.tflite", "--data", SAMPLES / "digits_calib.npy",
+              "--outputs", "probs")
+    assert bad.exit_code == 2 and "apply to graphs and checkpoints" in bad.stderr
