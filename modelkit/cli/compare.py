@@ -1,5 +1,5 @@
-"""`modelkit compare A B --data X`: run two models on the same inputs and compare
-their outputs with Polygraphy's tolerance semantics.
+"""Run two models on the same inputs and compare their outputs with Polygraphy's
+tolerance semantics.
 
 Examples:
 

@@ -1,5 +1,5 @@
-"""`modelkit run MODEL --data X`: run any model on real inputs, with its own input
-quantization and normalization, and summarize (or save) what comes out.
+"""Run any model on real inputs, with its own input quantization and normalization,
+and summarize (or save) what comes out.
 
 Examples:
 
