@@ -350,7 +350,7 @@ def evaluate_with_tf(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
     gd = _tfproto.pb().graph.GraphDef()
     args = []
     for i, arr in enumerate(inputs):
-        name = f"__fold_input_{i}"
+        name = f"fold_input_{i}"
         nd = gd.node.add()
         nd.name, nd.op = name, "Const"
         data = ArrayData(np.asarray(arr))

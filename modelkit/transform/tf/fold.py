@@ -27,7 +27,8 @@ from modelkit.transform.base import Param, Params, PassContext, PassResult, Tran
     register
 from modelkit.transform.tf._eval import (CONTROL_FLOW_OPS, KERNELS, EvalError, calls_function,
                                          evaluate, is_stateful)
-from modelkit.transform.tf._graph import const_array, output_names, prune_unreachable, set_const
+from modelkit.transform.tf._graph import (const_array, find_matches, output_names,
+                                          prune_unreachable, set_const, used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name
 from modelkit.transform.tf.structure import execution_order
 
@@ -267,11 +268,16 @@ def fold_constants(model: Model, params: Params, ctx: PassContext) -> PassResult
 
 # ----------------------------------------------------------------------------- batch norms
 
-_CONV_OPS = ("Conv2D", "MatMul", "DepthwiseConv2dNative")
-
-
-def _only_consumer(value: Value, node: Node) -> bool:
-    return all(c is node for c, _ in value.consumers)
+_CONV_OPS = "Conv2D|MatMul|DepthwiseConv2dNative"
+_BN_OPS = "BatchNormWithGlobalNormalization|FusedBatchNorm|FusedBatchNormV2|FusedBatchNormV3"
+_CONST = ("Const",)
+_MUL_PATTERN = ("Mul", [(_CONV_OPS, [("*",), _CONST]), _CONST])
+_BN_CONV = (_BN_OPS, [(_CONV_OPS, [("*",), _CONST]), _CONST, _CONST, _CONST, _CONST])
+_BN_B2S = (_BN_OPS, [("BatchToSpaceND", [("Conv2D", [("*",), _CONST]), _CONST, _CONST]),
+                     _CONST, _CONST, _CONST, _CONST])
+_BN_CONCAT = (_BN_OPS, [("ConcatV2|Concat", [("Conv2D", [("*",), _CONST]),
+                                             ("Conv2D", [("*",), _CONST]), _CONST]),
+                        _CONST, _CONST, _CONST, _CONST])
 
 
 def _weight_cols(op: str, shape: tuple[int, ...]) -> int:
@@ -287,14 +293,12 @@ def _scaled(weights: np.ndarray, scale: np.ndarray, cols: int) -> np.ndarray:
     return (flat * scale.astype(np.float32).reshape(1, cols)).reshape(weights.shape)
 
 
-def _producer(v: Value | None, ops) -> Node | None:
-    if v is None or v.producer is None:
-        return None
-    return v.producer if v.producer.op in ops else None
+def _shape_text(a: np.ndarray) -> str:
+    return "[" + ",".join(str(d) for d in a.shape) + "]"
 
 
-def fold_mul_into_weights(graph: Graph, outputs: set[str]) -> int:
-    """fold_batch_norms on `graph` in place.
+def fold_mul_into_weights(graph: Graph) -> int:
+    """fold_batch_norms on `graph` in place (fold_batch_norms.cc).
 
     Returns:
         how many Muls were folded.
@@ -302,21 +306,14 @@ def fold_mul_into_weights(graph: Graph, outputs: set[str]) -> int:
     Raises:
         TransformError: a Mul's constant is not a vector of the weights' width.
     """
+    matches = [(m, used_outside(graph, m)) for m in find_matches(graph, _MUL_PATTERN)]
     folded = 0
-    for mul in list(graph.nodes):
-        if mul.op != "Mul" or len(mul.inputs) != 2:
-            continue
-        conv = _producer(mul.inputs[0], _CONV_OPS)
-        mconst = _producer(mul.inputs[1], ("Const",))
-        if conv is None or mconst is None or len(conv.inputs) < 2:
-            continue
-        wconst = _producer(conv.inputs[1], ("Const",))
-        if wconst is None or conv.inputs[0] is None:
-            continue
-        # NOTE: ReplaceMatchingOpTypes keeps the match when an inner node is used elsewhere.
-        if not (_only_consumer(conv.outputs[0], mul) and _only_consumer(wconst.outputs[0], conv)
-                and _only_consumer(mconst.outputs[0], mul)) or conv.name in outputs \
-                or wconst.name in outputs or mconst.name in outputs:
+    for m, outside in matches:
+        mul, conv = m.node, m.inputs[0].node
+        inp, wconst, mconst = m.inputs[0].inputs[0].node, m.inputs[0].inputs[1].node, \
+            m.inputs[1].node
+        # NOTE: TF returns the original nodes when an inner node is used elsewhere.
+        if {conv.name, wconst.name, mconst.name} & outside:
             continue
         weights = const_array(wconst.outputs[0])
         scale = const_array(mconst.outputs[0])
@@ -325,9 +322,12 @@ def fold_mul_into_weights(graph: Graph, outputs: set[str]) -> int:
         cols = _weight_cols(conv.op, weights.shape)
         if scale.ndim != 1 or scale.shape[0] != cols:
             raise TransformError(f"Mul constant input to batch norm has bad shape: "
-                                 f"[{','.join(str(d) for d in scale.shape)}]")
+                                 f"{_shape_text(scale)}")
+        if outside - {wconst.name, inp.name, mul.name}:
+            continue
         set_const(wconst, _scaled(weights, scale, cols), DType.FLOAT32)
         mul_name = mul.name
+        _rename(mul, f"{mul_name}__folded")
         replace_uses(mul.outputs[0], conv.outputs[0], graph=graph)
         remove_nodes(graph, [mul, mconst])
         _rename(conv, mul_name)
@@ -335,33 +335,24 @@ def fold_mul_into_weights(graph: Graph, outputs: set[str]) -> int:
     return folded
 
 
-_BN_OPS = ("BatchNormWithGlobalNormalization", "FusedBatchNorm", "FusedBatchNormV2",
-           "FusedBatchNormV3")
-
-
-def _bn_scale_offset(bn: Node) -> tuple[np.ndarray, np.ndarray] | None:
-    """Per-channel scale and offset of an inference batch norm, or None if not constant.
+def _bn_scale_offset(bn: Node, params: list[Node]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel scale and offset of an inference batch norm (GetScaleAndOffsetValues).
 
     Raises:
         TransformError: the parameters are not vectors of one length.
     """
     fused = bn.op != "BatchNormWithGlobalNormalization"
-    idx = (3, 4, 2, 1) if fused else (1, 2, 3, 4)  # mean, variance, beta, gamma
-    arrays = []
-    for i in idx:
-        if i >= len(bn.inputs) or _producer(bn.inputs[i], ("Const",)) is None:
-            return None
-        arrays.append(const_array(bn.inputs[i]))
-    if any(a is None for a in arrays):
-        return None
-    mean, var, beta, gamma = (np.asarray(a, np.float32) for a in arrays)
+    # params are the batch norm's inputs 1..4 in order.
+    order = (3, 4, 2, 1) if fused else (1, 2, 3, 4)  # mean, variance, beta, gamma
+    mean, var, beta, gamma = (np.asarray(const_array(params[i - 1].outputs[0]), np.float32)
+                              for i in order)
     cols = mean.shape[0] if mean.ndim else 1
     for name, a in (("Variance", var), ("Beta", beta), ("gamma", gamma)):
         if a.ndim != 1 or a.shape[0] != cols:
             raise TransformError(f"{name} input to batch norm has bad shape: "
-                                 f"[{','.join(str(d) for d in a.shape)}]")
-    eps = np.float32(bn.attrs.get("epsilon" if fused else "variance_epsilon", 0.001))
-    scale_after = fused or bool(bn.attrs.get("scale_after_normalization", True))
+                                 f"{_shape_text(a)}")
+    eps = np.float32(bn.attrs.get("epsilon" if fused else "variance_epsilon", 0.0001))
+    scale_after = fused or bool(bn.attrs.get("scale_after_normalization", False))
     scale = (np.float32(1.0) / np.sqrt(var + eps)).astype(np.float32)
     if scale_after:
         scale = (scale * gamma).astype(np.float32)
@@ -376,103 +367,99 @@ def _fuse_into_conv(graph: Graph, conv: Node, scale: np.ndarray, offset: np.ndar
     weights = const_array(conv.inputs[1])
     assert wconst is not None and weights is not None
     cols = _weight_cols(conv.op, weights.shape)
+    if cols != scale.shape[0]:
+        raise TransformError(f"batch norm of {scale.shape[0]} channels after '{conv.name}' "
+                             f"with {cols} output channels")
     set_const(wconst, _scaled(weights, scale, cols), DType.FLOAT32)
     off = const_node(graph, f"{conv.name}_bn_offset", offset.astype(np.float32),
                      DType.FLOAT32, before=before)
-    attrs = {"T": conv.attrs.get("T", DType.FLOAT32)}
+    attrs = {}
     if "data_format" in conv.attrs:
         attrs["data_format"] = conv.attrs["data_format"]
+    attrs["T"] = conv.attrs.get("T", DType.FLOAT32)
     return new_node(graph, out_name, "BiasAdd", [conv.outputs[0], off.outputs[0]], attrs,
                     outputs=[DType.FLOAT32], before=before)
 
 
-def _conv_with_const_weights(v: Value | None, ops=_CONV_OPS) -> Node | None:
-    conv = _producer(v, ops)
-    if conv is None or len(conv.inputs) < 2 or _producer(conv.inputs[1], ("Const",)) is None:
-        return None
-    return conv
-
-
-def _bn_cols_fit(conv: Node, scale: np.ndarray) -> bool:
-    w = const_array(conv.inputs[1])
-    return w is not None and _weight_cols(conv.op, w.shape) == scale.shape[0]
-
-
-def _replace_bn(graph: Graph, bn: Node, new_out: Value) -> None:
-    """Point the batch norm's consumers at `new_out`, drop it and its parameter Consts."""
+def _drop_bn(graph: Graph, bn: Node, new_out: Value, params: list[Node]) -> None:
+    """Point the batch norm's users at `new_out`; drop it and its parameter Consts."""
     replace_uses(bn.outputs[0], new_out, graph=graph)
-    params = [v.producer for v in bn.inputs[1:] if v is not None and v.producer is not None]
     remove_nodes(graph, [bn])
-    remove_nodes(graph, [p for p in params if p.op == "Const"
-                         and not any(v.consumers for v in p.outputs)])
+    remove_nodes(graph, [p for p in params if not any(v.consumers for v in p.outputs)])
+
+
+def _fold_bn_match(graph: Graph, m, outside: set[str], kind: str) -> bool:
+    """Apply one fold_old_batch_norms match; False when TF would keep the originals."""
+    bn = m.node
+    if bn.op != "BatchNormWithGlobalNormalization" and bn.attrs.get("is_training", False):
+        return False
+    if any(v.consumers for v in bn.outputs[1:]):
+        return False  # NOTE: the batch statistics outputs have no folded equivalent.
+    params = [mi.node for mi in m.inputs[1:]]
+    scale, offset = _bn_scale_offset(bn, params)
+    bn_name = bn.name
+    src = m.inputs[0].node
+    if kind == "conv":
+        kept = {bn_name, src.name, m.inputs[0].inputs[0].node.name,
+                m.inputs[0].inputs[1].node.name, f"{src.name}_bn_offset"}
+        if outside - kept:
+            return False
+        _rename(bn, f"{bn_name}__folded")
+        bias = _fuse_into_conv(graph, src, scale, offset, bn_name, before=bn)
+        _drop_bn(graph, bn, bias.outputs[0], params)
+        return True
+    if kind == "b2s":
+        conv = m.inputs[0].inputs[0].node
+        kept = {bn_name, conv.name, m.inputs[0].inputs[0].inputs[0].node.name,
+                m.inputs[0].inputs[0].inputs[1].node.name, m.inputs[0].inputs[1].node.name,
+                m.inputs[0].inputs[2].node.name}
+        if outside - kept:
+            return False
+        _rename(bn, f"{bn_name}__folded")
+        bias = _fuse_into_conv(graph, conv, scale, offset, f"{conv.name}/biasadd", before=src)
+        src.set_input(0, bias.outputs[0])
+        _rename(src, bn_name)
+        _drop_bn(graph, bn, src.outputs[0], params)
+        return True
+    # concat of two convolutions
+    c0, c1 = m.inputs[0].inputs[0].node, m.inputs[0].inputs[1].node
+    axis_node = m.inputs[0].inputs[2].node
+    kept = {bn_name, c0.name, c1.name, axis_node.name}
+    kept |= {mi.node.name for c in m.inputs[0].inputs[:2] for mi in c.inputs}
+    if outside - kept:
+        return False
+    axis = const_array(axis_node.outputs[0])
+    s0, o0, s1, o1 = scale, offset, scale, offset
+    if axis is not None and int(np.asarray(axis).reshape(-1)[0]) == 3:
+        split = const_array(c0.inputs[1]).shape[3]  # type: ignore[union-attr]
+        s0, o0, s1, o1 = scale[:split], offset[:split], scale[split:], offset[split:]
+    _rename(bn, f"{bn_name}__folded")
+    b0 = _fuse_into_conv(graph, c0, s0, o0, f"{src.name}_bn_in0", before=src)
+    b1 = _fuse_into_conv(graph, c1, s1, o1, f"{src.name}_bn_in1", before=src)
+    src.set_input(0, b0.outputs[0])
+    src.set_input(1, b1.outputs[0])
+    _rename(src, bn_name)
+    _drop_bn(graph, bn, src.outputs[0], params)
+    return True
 
 
 def fold_batch_norm_ops(graph: Graph) -> int:
-    """fold_old_batch_norms on `graph` in place.
+    """fold_old_batch_norms on `graph` in place (fold_old_batch_norms.cc): each pattern
+    is applied until it no longer changes the graph.
 
     Returns:
         how many batch norms were folded.
     """
     folded = 0
-    for bn in list(graph.nodes):
-        if bn.op not in _BN_OPS or not bn.inputs or bn.inputs[0] is None:
-            continue
-        if bn.op != "BatchNormWithGlobalNormalization" and bn.attrs.get("is_training", False):
-            continue
-        if any(v.consumers for v in bn.outputs[1:]):
-            continue
-        src = bn.inputs[0].producer
-        if src is None:
-            continue
-        so = _bn_scale_offset(bn)
-        if so is None:
-            continue
-        scale, offset = so
-        bn_name = bn.name
-        conv = _conv_with_const_weights(bn.inputs[0])
-        if conv is not None:
-            if not _bn_cols_fit(conv, scale):
-                continue
-            _rename(bn, f"{bn_name}__folded")
-            bias = _fuse_into_conv(graph, conv, scale, offset, bn_name, before=bn)
-            _replace_bn(graph, bn, bias.outputs[0])
-            folded += 1
-            continue
-        if src.op == "BatchToSpaceND":
-            conv = _conv_with_const_weights(src.inputs[0], ("Conv2D",))
-            if conv is None or not _bn_cols_fit(conv, scale) \
-                    or _producer(src.inputs[1], ("Const",)) is None \
-                    or _producer(src.inputs[2], ("Const",)) is None:
-                continue
-            _rename(bn, f"{bn_name}__folded")
-            bias = _fuse_into_conv(graph, conv, scale, offset, f"{conv.name}/biasadd",
-                                   before=src)
-            src.set_input(0, bias.outputs[0])
-            _rename(src, bn_name)
-            _replace_bn(graph, bn, src.outputs[0])
-            folded += 1
-            continue
-        if src.op in ("ConcatV2", "Concat") and len(src.inputs) == 3:
-            axis_pos, data = (2, (0, 1)) if src.op == "ConcatV2" else (0, (1, 2))
-            convs = [_conv_with_const_weights(src.inputs[i], ("Conv2D",)) for i in data]
-            axis = const_array(src.inputs[axis_pos])
-            if any(c is None for c in convs) or axis is None:
-                continue
-            c0, c1 = convs
-            s0, o0, s1, o1 = scale, offset, scale, offset
-            if int(axis) == 3:
-                split = const_array(c0.inputs[1]).shape[3]  # type: ignore[union-attr]
-                s0, o0, s1, o1 = scale[:split], offset[:split], scale[split:], offset[split:]
-            if not (_bn_cols_fit(c0, s0) and _bn_cols_fit(c1, s1)):
-                continue
-            _rename(bn, f"{bn_name}__folded")
-            b0 = _fuse_into_conv(graph, c0, s0, o0, f"{src.name}_bn_in0", before=src)
-            b1 = _fuse_into_conv(graph, c1, s1, o1, f"{src.name}_bn_in1", before=src)
-            src.set_input(data[0], b0.outputs[0])
-            src.set_input(data[1], b1.outputs[0])
-            _rename(src, bn_name)
-            _replace_bn(graph, bn, src.outputs[0])
-            folded += 1
+    for pattern, kind in ((_BN_CONV, "conv"), (_BN_B2S, "b2s"), (_BN_CONCAT, "concat")):
+        while True:
+            matches = [(m, used_outside(graph, m)) for m in find_matches(graph, pattern)]
+            changed = 0
+            for m, outside in matches:
+                changed += _fold_bn_match(graph, m, outside, kind)
+            folded += changed
+            if not changed:
+                break
     return folded
 
 
@@ -482,7 +469,7 @@ def fold_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResu
     """Bake per-channel Muls into the preceding convolution's weights."""
     out = clone_model(model)
     try:
-        count = fold_mul_into_weights(out.main, set(output_names(out.main, ctx)))
+        count = fold_mul_into_weights(out.main)
     except TransformError as e:
         return _failed(model, params, "fold_batch_norms", str(e))
     if not count:

@@ -18,118 +18,95 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelkit.ir import DType, Graph, Model, Node, Value
+from modelkit.ir import DType, Graph, Model, Node
 from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
 from modelkit.transform.base import Params, PassContext, PassResult, register
-from modelkit.transform.tf._graph import const_array, copy_attrs, set_const
+from modelkit.transform.tf._graph import (const_array, copy_attrs, find_matches, set_const,
+                                          used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node
 
 
-def _producer(v: Value | None, *ops: str) -> Node | None:
-    if v is None or v.producer is None:
-        return None
-    return v.producer if not ops or v.producer.op in ops else None
-
-
-def _used_outside(inner: list[Node], matched: list[Node]) -> bool:
-    """True when an inner node of a match feeds a node outside the match."""
-    ids = {id(n) for n in matched}
-    return any(id(c) not in ids for n in inner for v in n.outputs for c, _ in v.consumers)
+_ATROUS = ("BatchToSpaceND", [("Conv2D|DepthwiseConv2dNative",
+                               [("SpaceToBatchND", [("*",), ("*",), ("*",)]), ("*",)]),
+                              ("*",), ("*",)])
+_PAD_CONV = ("Conv2D", [("MirrorPad", [("*",), ("*",)]), ("*",)])
+_RESIZE_CONV = ("Conv2D", [("ResizeBilinear",), ("*",)])
+_RESIZE_PAD_CONV = ("Conv2D", [("MirrorPad", [("ResizeBilinear",), ("*",)]), ("*",)])
 
 
 def _replace_root(graph: Graph, root: Node, fused: Node, dead: list[Node]) -> None:
     """Move the root's users to `fused` (which takes its name) and drop the dead nodes."""
     name = root.name
-    root.name = f"{name}__fused"
-    for port, v in enumerate(root.outputs):
-        v.name = f"{root.name}:{port}"
-    fused.name = name
-    for port, v in enumerate(fused.outputs):
-        v.name = f"{name}:{port}"
+    _rename(root, f"{name}__fused")
+    _rename(fused, name)
     replace_uses(root.outputs[0], fused.outputs[0], graph=graph)
     remove_nodes(graph, [root])
     for n in dead:
-        if not any(v.consumers for v in n.outputs):
+        if n is not root and not any(v.consumers for v in n.outputs):
             remove_nodes(graph, [n])
     graph._by_name = None
+
+
+def _rename(node: Node, name: str) -> None:
+    node.name = name
+    for port, v in enumerate(node.outputs):
+        v.name = f"{name}:{port}"
 
 
 def flatten_atrous(graph: Graph) -> int:
     """flatten_atrous_conv on `graph` in place; returns how many were flattened."""
     count = 0
-    for b2s in list(graph.nodes):
-        if b2s.op != "BatchToSpaceND" or len(b2s.inputs) < 3:
-            continue
-        conv = _producer(b2s.inputs[0], "Conv2D", "DepthwiseConv2dNative")
-        if conv is None or len(conv.inputs) < 2:
-            continue
-        s2b = _producer(conv.inputs[0], "SpaceToBatchND")
-        filt = _producer(conv.inputs[1])
-        if s2b is None or filt is None or len(s2b.inputs) < 3:
-            continue
-        block_node = _producer(s2b.inputs[1])
-        matched = [b2s, conv, s2b, filt, _producer(s2b.inputs[0]), block_node,
-                   _producer(s2b.inputs[2]), _producer(b2s.inputs[1]),
-                   _producer(b2s.inputs[2])]
-        matched = [n for n in matched if n is not None]
-        if _used_outside([conv, s2b], matched):
-            continue
+    for m, outside in [(m, used_outside(graph, m)) for m in find_matches(graph, _ATROUS)]:
+        b2s, conv = m.node, m.inputs[0].node
+        s2b, filt = m.inputs[0].inputs[0].node, m.inputs[0].inputs[1].node
+        inp = m.inputs[0].inputs[0].inputs[0].node
         block = const_array(s2b.inputs[1])
         weights = const_array(conv.inputs[1])
         if block is None or weights is None or block.size < 2 or weights.ndim != 4:
+            continue  # NOTE: TF reads both as Const values; anything else is no atrous conv.
+        if outside - {inp.name, filt.name, b2s.name}:
             continue
         bh, bw = int(block.reshape(-1)[0]), int(block.reshape(-1)[1])
         fh, fw, cin, cout = weights.shape
         up = np.zeros(((fh - 1) * bh + 1, (fw - 1) * bw + 1, cin, cout), np.float32)
         up[::bh, ::bw] = weights
-        if _used_outside([filt], matched):
-            continue
         set_const(filt, up, DType.FLOAT32)
-        attrs = {"padding": "SAME"}
         flat = new_node(graph, f"{b2s.name}__flat", conv.op, [s2b.inputs[0], filt.outputs[0]],
-                        attrs, outputs=[DType.FLOAT32], device=conv.device, before=b2s)
-        names = ["T", "strides", "data_format"]
-        if conv.op == "Conv2D":
-            names.append("use_cudnn_on_gpu")
-        copy_attrs(conv, flat, names)
-        flat.attrs = {k: flat.attrs[k] for k in ("T", "strides", "padding", "data_format",
-                                                 "use_cudnn_on_gpu") if k in flat.attrs}
-        _replace_root(graph, b2s, flat, [conv, s2b] + [n for n in matched[5:]])
+                        outputs=[DType.FLOAT32], device=conv.device, before=b2s)
+        copy_attrs(conv, flat, ["T", "strides"])
+        flat.attrs["padding"] = "SAME"
+        flat.meta["tf_attr_kinds"]["padding"] = "s"
+        copy_attrs(conv, flat, ["data_format"] +
+                   (["use_cudnn_on_gpu"] if conv.op == "Conv2D" else []))
+        _replace_root(graph, b2s, flat, m.nodes())
         count += 1
     return count
 
 
 def _fuse_conv(graph: Graph, mode: str) -> int:
     """The three fuse_* passes: `pad`, `resize`, `resize_pad`."""
+    pattern = {"pad": _PAD_CONV, "resize": _RESIZE_CONV, "resize_pad": _RESIZE_PAD_CONV}[mode]
     count = 0
-    for conv in list(graph.nodes):
-        if conv.op != "Conv2D" or len(conv.inputs) < 2:
-            continue
-        pad = resize = None
-        if mode in ("pad", "resize_pad"):
-            pad = _producer(conv.inputs[0], "MirrorPad")
-            if pad is None or len(pad.inputs) < 2:
-                continue
-            if mode == "resize_pad":
-                resize = _producer(pad.inputs[0], "ResizeBilinear")
-                if resize is None:
-                    continue
-        else:
-            resize = _producer(conv.inputs[0], "ResizeBilinear")
-            if resize is None:
-                continue
-        inner = [n for n in (pad, resize) if n is not None]
-        matched = [conv, *inner, _producer(conv.inputs[1])]
-        if pad is not None:
-            matched += [_producer(pad.inputs[0]), _producer(pad.inputs[1])]
-        matched = [n for n in matched if n is not None]
-        if _used_outside(inner, matched):
-            continue
+    for m, outside in [(m, used_outside(graph, m)) for m in find_matches(graph, pattern)]:
+        conv, first = m.node, m.inputs[0].node
+        weights = m.inputs[1].node
         if mode == "pad":
+            pad, resize = first, None
+            kept = {weights.name, m.inputs[0].inputs[0].node.name,
+                    m.inputs[0].inputs[1].node.name, conv.name}
+        elif mode == "resize":
+            pad, resize = None, first
+            kept = {weights.name, f"{conv.name}_dummy_paddings", conv.name}
+        else:
+            pad, resize = first, m.inputs[0].inputs[0].node
+            kept = {weights.name, m.inputs[0].inputs[1].node.name, conv.name}
+        if outside - kept:
+            continue
+        if pad is not None and resize is None:
             fused = new_node(graph, f"{conv.name}__fused_new", "FusedPadConv2D",
-                             [pad.inputs[0], pad.inputs[1], conv.inputs[1]],  # type: ignore
+                             [pad.inputs[0], pad.inputs[1], conv.inputs[1]],
                              outputs=[DType.FLOAT32], before=conv)
-            copy_attrs(pad, fused, ["mode"])  # type: ignore[arg-type]
+            copy_attrs(pad, fused, ["mode"])
         else:
             assert resize is not None
             if pad is not None:
@@ -150,7 +127,7 @@ def _fuse_conv(graph: Graph, mode: str) -> int:
                 fused.attrs["mode"] = "REFLECT"
                 fused.meta["tf_attr_kinds"]["mode"] = "s"
         copy_attrs(conv, fused, ["T", "padding", "strides"])
-        _replace_root(graph, conv, fused, inner)
+        _replace_root(graph, conv, fused, [n for n in (pad, resize) if n is not None])
         count += 1
     return count
 

@@ -33,7 +33,8 @@ from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
 from modelkit.quant.legacy import quantize_min_first
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
-from modelkit.transform.tf._graph import const_array, copy_attrs, set_const
+from modelkit.transform.tf._graph import (const_array, copy_attrs, merge_duplicates_tf, set_const,
+                                          set_spelling, spelled_inputs)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name, required_names
 
 _FLT_MAX = float(np.finfo(np.float32).max)
@@ -186,19 +187,12 @@ OP_LIST: dict[str, _OpInfo] = {
 
 def _input_string(node: Node, i: int) -> str:
     """The NodeDef input string of input `i` as TF would see it (original spelling kept)."""
-    from modelkit.formats._tfproto import _input_string as spelled
-
-    original = [s for s in node.meta.get("tf_inputs", []) if not s.startswith("^")]
-    return spelled(node.inputs[i], original[i] if i < len(original) else None, False)
+    return spelled_inputs(node)[i]
 
 
 def _spell(node: Node, texts: dict[int, str] | list[str]) -> None:
     """Record how TF spells some data inputs of `node` (`x:0` rather than `x`)."""
-    items = enumerate(texts) if isinstance(texts, list) else texts.items()
-    data = [_input_string(node, i) for i in range(len(node.inputs))]
-    for i, text in items:
-        data[i] = text
-    node.meta["tf_inputs"] = data + ["^" + c for c in node.control_inputs]
+    set_spelling(node, dict(enumerate(texts)) if isinstance(texts, list) else texts)
 
 
 def _unique_from_input(text: str) -> str:
@@ -395,8 +389,6 @@ def quantize_graph(graph: Graph, ctx: PassContext, *, ignore_ops: set[str],
                    input_range: tuple[float, float] | None,
                    fallback: tuple[float, float] | None) -> int:
     """quantize_nodes on `graph` in place; returns how many ops became eight-bit."""
-    from modelkit.transform.tf.structure import merge_duplicates
-
     if input_range is not None:
         _quantize_placeholders(graph, input_range)
     _convert_fake_quants(graph)
@@ -411,7 +403,7 @@ def quantize_graph(graph: Graph, ctx: PassContext, *, ignore_ops: set[str],
         _quantize_op(graph, node, info, fallback)
         count += 1
     keep = required_names(ctx)
-    merge_duplicates(graph, {node_name(k) for k in keep})
+    merge_duplicates_tf(graph, {node_name(k) for k in keep})
     outputs = {node_name(o) for o in ctx.outputs}
     _remove_redundant_quantizations(graph, outputs)
     graph._by_name = None
