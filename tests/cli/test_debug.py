@@ -124,28 +124,3 @@ def test_unknown_denylist_node_names_the_close_one():
     assert "did you mean 'digits_cnn_1/dense1_1/MatMul;digits_cnn_1/dense1_1/Relu;" \
         "digits_cnn_1/dense1_1/BiasAdd'" in proc.stderr
 
-
-def test_graphdef_with_denylist(tmp_path):
-    """A frozen graph quantized with one layer kept in float: the written model's
-    tensors (read by the interpreter) show it float and the rest int8."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    save = tmp_path / "selective.tflite"
-    proc = run_cli("debug", str(SAMPLES / "digits_frozen.pb"), "--data", DATA,
-                   "--samples", "20", "--calibration-steps", "20", "--denylist-nodes",
-                   "logits/MatMul;logits/BiasAdd", "--save", str(save), "--json",
-                   env={"TF_CPP_MIN_LOG_LEVEL": "3"})
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
-    assert report["denylist"]["nodes"] == ["logits/MatMul;logits/BiasAdd"]
-    assert report["quantized_model"] == str(save)
-    assert "--denylist-nodes 'logits/MatMul;logits/BiasAdd'" in report["convert_command"]
-    it = Interpreter(model_path=str(save))
-    details = {d["index"]: d for d in it.get_tensor_details()}
-    kinds = {}
-    for op in it._get_ops_details():
-        kinds.setdefault(op["op_name"], []).append(details[op["outputs"][0]]["dtype"].__name__)
-    assert kinds["FULLY_CONNECTED"] == ["int8", "float32"]
-    assert kinds["CONV_2D"] == ["int8", "int8"]
-    assert "logits" not in " ".join(x["tensor_name"] for x in report["layers"]
-                                    if x["op_name"] == "FULLY_CONNECTED")

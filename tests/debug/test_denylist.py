@@ -103,3 +103,27 @@ def test_denylist_wins_the_accuracy_back(outlier, plain, selective):
     assert kinds[report.suggest_denylist[0]] == ("FULLY_CONNECTED", np.float32)
     fc_int8 = [n for n, (op, dt) in kinds.items() if op == "FULLY_CONNECTED" and dt == np.int8]
     assert len(fc_int8) == 1 and "logits" in fc_int8[0]
+
+
+def test_graphdef_with_denylist(tmp_path):
+    """A frozen graph quantized with one layer kept in float: the written model's
+    tensors (read by the interpreter) show it float and the rest int8."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.conftest import SAMPLES
+
+    save = tmp_path / "selective.tflite"
+    report = run_debug(DebugOptions(
+        src=SAMPLES / "digits_frozen.pb", data=SAMPLES / "digits_test.npz", samples=20,
+        calibration_steps=20, denylist=Denylist(["logits/MatMul;logits/BiasAdd"]),
+        save=save), Progress(quiet=True))
+    assert report.quantized_model == str(save)
+    assert "--denylist-nodes 'logits/MatMul;logits/BiasAdd'" in report.convert_command
+    it = Interpreter(model_path=str(save))
+    details = {d["index"]: d for d in it.get_tensor_details()}
+    kinds: dict[str, list[str]] = {}
+    for op in it._get_ops_details():
+        kinds.setdefault(op["op_name"], []).append(details[op["outputs"][0]]["dtype"].__name__)
+    assert kinds["FULLY_CONNECTED"] == ["int8", "float32"]
+    assert kinds["CONV_2D"] == ["int8", "int8"]
+    assert not [x for x in report.layers if "logits" in x.tensor_name]
