@@ -175,6 +175,8 @@ def _tail(model: Model) -> int:
     total += PERSISTENT_TENSOR_BYTES * len(io)
     total += QUANT_IO_BYTES * sum(1 for v in io if v.quant is not None)
     for g in model.graphs:
+        # NOTE: variable tensors (LSTM/SVDF state) live in the persistent tail.
+        total += sum(_align(v.nbytes or 0) for v in g.values if v.is_variable)
         for n in g.nodes:
             total += OP_DATA_BYTES
             if n.op == "SOFTMAX" and n.outputs and n.outputs[0].dtype == DType.INT16:
