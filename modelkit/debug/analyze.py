@@ -124,12 +124,12 @@ def match_tensors(quant: Model, float_model: Model) -> dict[int, tuple[Value, st
             if v.index is None:
                 continue
             f = f_by_name.get(v.name)
-            if f is not None:
+            if f is not None and _same_shape(f, v):
                 found[v.index] = (f, "name")
                 continue
             if ordinal < len(candidates) and k < len(candidates[ordinal].outputs):
                 fv = candidates[ordinal].outputs[k]
-                if fv.shape == v.shape:
+                if _same_shape(fv, v):
                     found[v.index] = (fv, "position")
     # QUANTIZE/DEQUANTIZE outputs stand for the same values as their inputs.
     for node in qg.nodes:
@@ -140,6 +140,14 @@ def match_tensors(quant: Model, float_model: Model) -> dict[int, tuple[Value, st
                     if v.index is not None and v.index not in found:
                         found[v.index] = found[src.index]
     return found
+
+
+def _same_shape(a: Value, b: Value) -> bool:
+    """Shapes that can hold the same values (an unknown dim matches any)."""
+    if a.shape is None or b.shape is None:
+        return a.shape is b.shape
+    return len(a.shape) == len(b.shape) and all(
+        x is None or y is None or x == y for x, y in zip(a.shape, b.shape))
 
 
 @dataclass
