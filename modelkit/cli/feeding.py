@@ -55,6 +55,11 @@ def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[st
         info: dict = {"name": spec.name, "dtype": str(np.dtype(spec.dtype)),
                       "shape": list(spec.shape), "quantized": spec.is_quantized}
         float_input = np.dtype(specs[i].dtype).kind == "f"
+        if data.is_dir() and float_input and (m or spec.name in stated):
+            # NOTE: normalization constants for images (TFLite metadata, --mean 127.5
+            # --std 127.5) are in pixel units; the image loader gives pixel / 255.
+            arrays[i] = arrays[i] * np.float32(255.0)
+            info["pixels"] = "0..255"
         if m and float_input:
             arrays[i] = normalize(arrays[i], m, s, spec.name)
             info["normalization"] = {"mean": m, "std": s, "source": "--mean/--std"}

@@ -28,7 +28,8 @@ order) or a folder of images (resized to the input's H,W, scaled to [0,1]).
 Values are in the float domain: an int8/uint8/int16 input gets them quantized
 with its own scale and zero point, and quantized outputs come back as floats.
 
---mean/--std normalize first, (x - mean) / std, one value or one per channel.
+--mean/--std normalize first, (x - mean) / std, one value or one per channel;
+for an image folder they are in pixel units (0..255), as TFLite metadata's.
 When a TFLite model's metadata states a normalization, it is applied unless
 --mean/--std or --raw say otherwise (and said on stderr). --raw feeds the
 values as they are, cast to the input's own type.""")

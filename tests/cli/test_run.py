@@ -158,8 +158,9 @@ def test_metadata_normalization_is_applied_and_said(work, pixels):
     assert "normalizing" not in raw.stderr
 
 
-def test_image_folder_feeds_like_the_arrays(work):
-    """PNG pixels / 255 quantize to the same int8 values as the float arrays."""
+@pytest.fixture(scope="module")
+def images(work):
+    """The first six test images as 8x8 grey PNGs."""
     from PIL import Image
 
     folder = work / "images"
@@ -167,7 +168,12 @@ def test_image_folder_feeds_like_the_arrays(work):
     for i in range(6):
         Image.fromarray(np.round(X[i, :, :, 0] * 255).astype(np.uint8), "L").save(
             folder / f"{i:02d}.png")
-    res = cli("run", SAMPLES / "digits_int8.tflite", "--data", folder, "--json")
+    return folder
+
+
+def test_image_folder_feeds_like_the_arrays(images):
+    """PNG pixels / 255 quantize to the same int8 values as the float arrays."""
+    res = cli("run", SAMPLES / "digits_int8.tflite", "--data", images, "--json")
     assert res.exit_code == 0, res.stderr
     got = json.loads(res.stdout)["outputs"][0]["predicted"]
     assert got == by_hand(SAMPLES / "digits_int8.tflite", X[:6]).argmax(1).tolist()
@@ -247,3 +253,16 @@ def test_checkpoint_with_named_outputs_and_a_second_placeholder():
     bad = cli("run", SAMPLES / "digits_float.tflite", "--data", SAMPLES / "digits_calib.npy",
               "--outputs", "probs")
     assert bad.exit_code == 2 and "apply to graphs and checkpoints" in bad.stderr
+
+
+def test_image_folder_normalization_is_in_pixel_units(images):
+    """`--mean 0 --std 255` on an image folder gives pixel / 255: the same int8 feeds as
+    the folder without normalization."""
+    folder = images
+    plain = cli("run", SAMPLES / "digits_int8.tflite", "--data", folder, "--json")
+    scaled = cli("run", SAMPLES / "digits_int8.tflite", "--data", folder, "--json",
+                 "--mean", "0", "--std", "255")
+    assert scaled.exit_code == 0, scaled.stderr
+    a, b = json.loads(plain.stdout), json.loads(scaled.stdout)
+    assert b["inputs"][0]["pixels"] == "0..255"
+    assert a["outputs"][0]["top_k"] == b["outputs"][0]["top_k"]
