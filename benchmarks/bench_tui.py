@@ -1,41 +1,54 @@
-"""Speed of `modelkit browse` on a generated model of 1,000+ ops, measured with Pilot.
+"""Speed of `modelkit browse` on big models, measured with Pilot as a user sees it.
 
-Prints markdown table rows: time from app start to the first screen being ready,
-and the time for one keystroke to update the search results and the graph
-filter (median and worst over the keystrokes of a typed query), from the key
-press to the screen update that shows the new list, and the part of it spent
-in the browser's own code (the rest is Textual's frame pacing, up to one 1/60 s
-frame, and compositing).
+Models: a 20,000-node GraphDef and a 1,000-op int8 TFLite file, both generated
+into benchmarks/_work (never committed). For each, after the model is read:
 
-Run: .venv/bin/python benchmarks/bench_tui.py [--ops 1200]
+- first screen: from app start (indexing included) to the first screen update
+  that shows the node list and the first node's details;
+- one keystroke of search (`/`) and of the node-list filter (`f`): from the key
+  press to the screen update that shows the new list;
+- the graph view of a node: from the key press (`g` from the list, `]` to the
+  next op inside the view) to the screen update that shows the drawing centred
+  on it, over random nodes;
+- the whole-graph layout, computed once in a worker (not blocking the UI).
+
+"Browser code" is the part spent in the browser's own handlers; the rest is
+Textual's frame pacing (up to one 1/60 s frame) and compositing.
+
+Run: .venv/bin/python benchmarks/bench_tui.py [--runs 3]
 """
 
 from __future__ import annotations
 
 import argparse
-import functools
 import asyncio
+import functools
+import random
 import statistics
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, row  # noqa: E402
+from common import ROOT, WORK, row  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "tui"))
 
 from synth_models import chain_model  # noqa: E402
 
+import modelkit  # noqa: E402
 from tui.app import ModelBrowser  # noqa: E402
+from tui.model_index import NODE, Target  # noqa: E402
 from tui.screens.search import SearchScreen  # noqa: E402
 from tui.widgets.graph_pane import GraphPane  # noqa: E402
+from tui.widgets.graph_view import GraphLayouts, GraphView  # noqa: E402
 
 HANDLER: list[tuple[float, float]] = []
+FULL_LAYOUT: list[float] = []
 
 
-def _timed(cls, name: str) -> None:
-    """Record (start, end) of each call of `cls.name` in HANDLER (the browser's own work)."""
+def _timed(cls, name: str, into: list) -> None:
+    """Record (start, end) of each call of `cls.name` in `into`."""
     method = getattr(cls, name)
 
     # NOTE: wraps() keeps the signature, which Textual reads to call watchers.
@@ -45,13 +58,52 @@ def _timed(cls, name: str) -> None:
         try:
             return method(self, *args, **kwargs)
         finally:
-            HANDLER.append((t0, time.perf_counter()))
+            into.append((t0, time.perf_counter()))
 
     setattr(cls, name, wrapper)
 
 
-_timed(SearchScreen, "update")
-_timed(GraphPane, "_apply")
+_timed(SearchScreen, "update", HANDLER)
+_timed(GraphPane, "_apply", HANDLER)
+_timed(GraphView, "show", HANDLER)
+_timed(GraphLayouts, "compute_full", FULL_LAYOUT)
+
+
+def make_graphdef(path: Path, nodes: int = 20_000) -> None:
+    """A GraphDef of `nodes` nodes: blocks of MatMul (Const weights) -> Relu -> AddV2 with a
+    skip connection, between a Placeholder and an Identity."""
+    import numpy as np
+    from tensorflow.core.framework import attr_value_pb2, graph_pb2, tensor_shape_pb2, types_pb2
+    from tensorflow.python.framework import tensor_util
+
+    gd = graph_pb2.GraphDef()
+    t = attr_value_pb2.AttrValue(type=types_pb2.DT_FLOAT)
+    dims = [tensor_shape_pb2.TensorShapeProto.Dim(size=s) for s in (1, 16)]
+    shape = attr_value_pb2.AttrValue(shape=tensor_shape_pb2.TensorShapeProto(dim=dims))
+    weights = attr_value_pb2.AttrValue(
+        tensor=tensor_util.make_tensor_proto(np.full((16, 16), 0.01, np.float32)))
+
+    def node(name: str, op: str, inputs=(), **attrs) -> None:
+        nd = gd.node.add(name=name, op=op, input=list(inputs))
+        for k, v in attrs.items():
+            nd.attr[k].CopyFrom(v)
+
+    node("input", "Placeholder", dtype=t, shape=shape)
+    cur, i = "input", 0
+    while len(gd.node) < nodes - 1:
+        b = f"block_{i}"
+        node(f"{b}/w", "Const", dtype=t, value=weights)
+        node(f"{b}/mm", "MatMul", [cur, f"{b}/w"], T=t)
+        node(f"{b}/relu", "Relu", [f"{b}/mm"], T=t)
+        node(f"{b}/add", "AddV2", [f"{b}/relu", cur], T=t)
+        cur, i = f"{b}/add", i + 1
+    node("output", "Identity", [cur], T=t)
+    path.write_bytes(gd.SerializeToString())
+
+
+def make_tflite(path: Path, ops: int = 1000) -> None:
+    """An int8 TFLite file of `ops` CONV_2D / ADD / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops."""
+    modelkit.save(chain_model(ops), path)
 
 
 class DisplayClock:
@@ -74,17 +126,19 @@ class DisplayClock:
             self.times.append(time.perf_counter())
 
 
-async def _type(pilot, clock: DisplayClock, keys: list[str]) -> dict[str, list[float]]:
-    """Per key: seconds in the browser's handler, until the new list is on screen, and
-    until the screen settles.
+async def _keys(pilot, clock: DisplayClock, keys: list[str], before=None
+                ) -> dict[str, list[float]]:
+    """Per key: seconds in the browser's handlers and until the result is on screen.
 
-    "Shown" is the first screen update after the browser's handler for the key
-    returned; "settled" is the last update the key caused (Textual may follow up
-    with a frame for scrollbars). Pilot's own waits (fixed sleeps until the app is
-    idle) are not counted.
+    "Shown" is the first screen update after the browser's last handler for the
+    key returned. `before(i)` runs (untimed) before key i. Pilot's own waits
+    are not counted.
     """
-    out: dict[str, list[float]] = {"code": [], "shown": [], "settled": []}
-    for key in keys:
+    out: dict[str, list[float]] = {"code": [], "shown": []}
+    for i, key in enumerate(keys):
+        if before is not None:
+            await before(i)
+            await pilot.pause()
         t0 = time.perf_counter()
         clock.times.clear()
         HANDLER.clear()
@@ -95,15 +149,14 @@ async def _type(pilot, clock: DisplayClock, keys: list[str]) -> dict[str, list[f
         done = HANDLER[-1][1]
         out["code"].append(sum(end - start for start, end in HANDLER))
         out["shown"].append(next((t for t in clock.times if t >= done), clock.times[-1]) - t0)
-        out["settled"].append(clock.times[-1] - t0)
     return out
 
 
-async def measure(num_ops: int, query: str) -> dict:
-    """One run: first-screen time and per-keystroke times for search and filter."""
-    model = chain_model(num_ops)
+async def measure(model, query: str, samples: int, seed: int) -> dict:
+    """One run on a loaded model: first screen, keystrokes, graph view of random nodes."""
+    FULL_LAYOUT.clear()
     t0 = time.perf_counter()
-    app = ModelBrowser(model, cursor_blink=False)
+    app = ModelBrowser(model, cursor_blink=False, run_check=False)
     async with app.run_test(size=(120, 36)) as pilot:
         clock = DisplayClock(app)
         screen = app.screen
@@ -119,39 +172,96 @@ async def measure(num_ops: int, query: str) -> dict:
         first = next((t for t in clock.times if t >= ready), ready) - t0
         await pilot.press("slash")
         await pilot.pause()
-        search = await _type(pilot, clock, list(query))
+        search = await _keys(pilot, clock, list(query))
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("f")
         await pilot.pause()
-        filt = await _type(pilot, clock, list(query) + ["backspace"] * len(query))
-    return {"first": first, "search": search, "filter": filt}
+        filt = await _keys(pilot, clock, list(query) + ["backspace"] * len(query))
+        await pilot.press("escape")
+        await pilot.pause()
+        n = len(model.graphs[0].nodes)
+        rng = random.Random(seed)
+        picks = [rng.randrange(n - 1) for _ in range(samples)]
+
+        async def goto_in_list(i: int) -> None:
+            if screen.graph_shown:
+                await pilot.press("g")
+            screen.show(Target(NODE, 0, picks[i]), record=True)
+
+        opened = await _keys(pilot, clock, ["g"] * samples, goto_in_list)
+
+        async def goto_in_view(i: int) -> None:
+            if not screen.graph_shown:
+                await pilot.press("g")
+            screen.show(Target(NODE, 0, picks[i]), record=True)
+
+        stepped = await _keys(pilot, clock, ["right_square_bracket"] * samples, goto_in_view)
+        # The whole-graph layout (a worker): wait for it, at most a minute.
+        while not FULL_LAYOUT and time.perf_counter() - ready < 60:
+            await pilot.pause(0.05)
+        full = FULL_LAYOUT[0][1] - FULL_LAYOUT[0][0] if FULL_LAYOUT else None
+        layouts = screen.layouts
+        reason = layouts.full(0) if isinstance(layouts.full(0), str) else ""
+    return {"first": first, "search": search, "filter": filt, "open": opened,
+            "step": stepped, "full": full, "reason": reason}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--ops", type=int, default=1200)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--query", default="block_1")
+    parser.add_argument("--samples", type=int, default=12, help="random nodes per run")
     args = parser.parse_args()
-    runs = [asyncio.run(measure(args.ops, args.query)) for _ in range(args.runs)]
+    WORK.mkdir(parents=True, exist_ok=True)
+    cases = [("20,000-node GraphDef", WORK / "browse_20k.pb", make_graphdef, "block_12"),
+             ("1,000-op int8 TFLite", WORK / "browse_1000.tflite", make_tflite, "block_1")]
+    print("### browse: Pilot timings\n")
+    print("Time from the key press (or the app start) to the screen update that shows the "
+          "result, at 120x36; median and worst over the keystrokes of all runs.\n")
+    print(row(["browse: measure", "what"] + [c[0] for c in cases]))
+    print(row(["---"] * (2 + len(cases))))
+    results = []
+    for label, path, make, query in cases:
+        if not path.exists():
+            print(f"generating {path.name} ...", file=sys.stderr)
+            make(path)
+        t0 = time.perf_counter()
+        model = modelkit.load(path)
+        read = time.perf_counter() - t0
+        runs = [asyncio.run(measure(model, query, args.samples, seed))
+                for seed in range(args.runs)]
+        results.append((read, runs, query, len(model.graphs[0].nodes)))
 
-    def ms(what: str, key: str) -> str:
+    def ms(runs, what: str, key: str) -> str:
         xs = [t for r in runs for t in r[what][key]]
+        if not xs:
+            return "n/a"
         return f"median {statistics.median(xs) * 1e3:.1f} ms, worst {max(xs) * 1e3:.1f} ms"
 
-    first = statistics.median(r["first"] for r in runs)
-    print("### browse: Pilot timings\n")
-    print(row(["browse: measure", f"generated model, {args.ops} ops, 120x36", "result"]))
-    print(row(["---", "---", "---"]))
-    print(row(["first screen ready", "app start (indexing included) -> graph list and "
-               "first node's details shown", f"{first * 1e3:.0f} ms (median of {args.runs})"]))
-    for what, label in (("search", f"`/` search, typing {args.query!r}"),
-                        ("filter", f"graph filter, typing {args.query!r} then deleting it")):
-        print(row([f"{what} keystroke: list on screen", label, ms(what, "shown")]))
-        print(row([f"{what} keystroke: screen settled", label, ms(what, "settled")]))
-        print(row([f"{what} keystroke: browser code", "filtering + list rebuild",
-                   ms(what, "code")]))
+    def line(name: str, what: str, cell) -> None:
+        print(row([name, what] + [cell(r) for r in results]))
+
+    line("model read", "`modelkit.load` (before the app starts)",
+         lambda r: f"{r[0] * 1e3:.0f} ms ({r[3]:,} nodes)")
+    line("first screen", "app start, indexing included -> node list and details shown",
+         lambda r: f"{statistics.median(x['first'] for x in r[1]) * 1e3:.0f} ms "
+                   f"(median of {len(r[1])})")
+    for what, label in (("search", "`/` search, one keystroke"),
+                        ("filter", "`f` list filter, one keystroke (typing, deleting)")):
+        line(f"{what}: on screen", label, lambda r, w=what: ms(r[1], w, "shown"))
+        line(f"{what}: browser code", "filtering + list rebuild",
+             lambda r, w=what: ms(r[1], w, "code"))
+    line("graph view: open", "`g` on a random node -> drawing centred on it",
+         lambda r: ms(r[1], "open", "shown"))
+    line("graph view: next op", "`]` in the view -> drawing centred on the next op",
+         lambda r: ms(r[1], "step", "shown"))
+    line("graph view: browser code", "layout of the neighbourhood or lookup in the whole one",
+         lambda r: ms(r[1], "step", "code"))
+    line("whole-graph layout", "once per graph, in a worker thread",
+         lambda r: (f"{statistics.median(x['full'] for x in r[1]) * 1e3:.0f} ms"
+                    if r[1][0]["full"] is not None and not r[1][0]["reason"]
+                    else f"not made: {r[1][0]['reason'] or 'still running after 60 s'}; "
+                         "neighbourhoods only"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ scan of the current matches rather than of the whole model.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -209,9 +210,31 @@ class ModelIndex:
                         self._value_at[id(v)] = (gi, len(g.values) + len(extra))
                         extra.append(v)
         self.graph_rows = self._graph_rows()
-        self.search_rows = self._search_rows()
         self.graph_filter = IncrementalFilter([r.key for r in self.graph_rows])
-        self.search_filter = IncrementalFilter([r.key for r in self.search_rows])
+        self._search: tuple[list[Row], IncrementalFilter] | None = None
+        self._search_lock = threading.Lock()
+
+    # NOTE: the search rows (every node and tensor) are not needed for the first
+    # screen; the browser makes them in a worker right after it, or on first use.
+
+    def prepare_search(self) -> None:
+        """Make the search rows and their filter (once; thread-safe)."""
+        with self._search_lock:
+            if self._search is None:
+                rows = self._search_rows()
+                self._search = (rows, IncrementalFilter([r.key for r in rows]))
+
+    @property
+    def search_rows(self) -> list[Row]:
+        """Every node and tensor as a search row."""
+        self.prepare_search()
+        return self._search[0]
+
+    @property
+    def search_filter(self) -> IncrementalFilter:
+        """The filter over `search_rows`."""
+        self.prepare_search()
+        return self._search[1]
 
     # -- lookups -------------------------------------------------------------------------
 

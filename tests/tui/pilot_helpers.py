@@ -28,7 +28,7 @@ def static_text(app, selector: str) -> str:
 
 
 def option_texts(app, selector: str) -> list[str]:
-    ol = app.screen.query_one(selector, OptionList)
+    ol = app.screen.query_one(selector)
     return [plain(ol.get_option_at_index(i).prompt) for i in range(ol.option_count)]
 
 

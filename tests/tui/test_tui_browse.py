@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from pilot_helpers import (details_facts, details_links, details_title, load_browser,
                            option_texts, settle, static_text)
-from textual.widgets import Collapsible, DataTable, OptionList
+from textual.widgets import Collapsible, DataTable
 
 SIZE = (120, 36)
 SCALE_ZP = re.compile(r"<= (?P<scale>[0-9.e+-]+) \* (?:q|\(q (?P<sign>[+-]) (?P<zp>\d+)\))")
@@ -36,7 +36,7 @@ def consumer_ops(op_details, tensor: int) -> list[int]:
 async def goto_node(pilot, op_index: int) -> None:
     """Highlight node `op_index` in the graph pane (by filtering on nothing, then moving)."""
     app = pilot.app
-    ol = app.screen.query_one("#graph-list", OptionList)
+    ol = app.screen.query_one("#graph-list")
     ol.focus()
     texts = option_texts(app, "#graph-list")
     row = next(i for i, t in enumerate(texts) if re.match(rf"\s*{op_index}\s{{2}}", t))

@@ -133,7 +133,7 @@ async def test_toggle_graph_and_list_and_centre():
         await pilot.press("g")
         await settle(pilot)
         assert not app.screen.query_one("#graph-box").display
-        assert app.screen.query_one("#graph-list", OptionList).has_focus
+        assert app.screen.query_one("#graph-list").has_focus
         assert details_title(app) == "node #3  ADD"
 
 

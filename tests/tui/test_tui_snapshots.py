@@ -9,13 +9,13 @@ from __future__ import annotations
 import re
 
 from pilot_helpers import load_browser, option_texts, settle
-from textual.widgets import Collapsible, OptionList
+from textual.widgets import Collapsible
 
 SIZE = (120, 36)
 
 
 async def _goto_node(pilot, op_index: int) -> None:
-    ol = pilot.app.screen.query_one("#graph-list", OptionList)
+    ol = pilot.app.screen.query_one("#graph-list")
     rows = option_texts(pilot.app, "#graph-list")
     ol.highlighted = next(i for i, t in enumerate(rows) if re.match(rf"\s*{op_index}\s{{2}}", t))
     await settle(pilot)

@@ -49,6 +49,7 @@ class MainScreen(Screen):
         self.layouts = GraphLayouts(index)
         self.current: Target | None = None
         self.history: list[Target] = []
+        self._layouts_started = False
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -69,11 +70,16 @@ class MainScreen(Screen):
             self.show(target, record=False)
         self._show_header()
         self._show_legend()
-        if getattr(self.app, "run_check", True):
-            self._run_check()
-        self._lay_out_graphs()
+        # NOTE: background work starts once the first screen is out, so it does not
+        # compete with it; the whole-graph layouts wait until the graph view is opened.
+        self.call_after_refresh(self._start_background)
         if getattr(self.app, "start_in_graph", False):
             self.action_graph()
+
+    def _start_background(self) -> None:
+        if getattr(self.app, "run_check", True):
+            self._run_check()
+        self._prepare()
 
     # -- background work -------------------------------------------------------------------
 
@@ -92,6 +98,14 @@ class MainScreen(Screen):
             if worker.is_cancelled:
                 return
             self.app.call_from_thread(self._layout_ready, gi)
+
+    @work(thread=True, exclusive=True, group="prepare")
+    def _prepare(self) -> None:
+        """Make the search rows and the drawable structure of the first graph, so `/` and
+        `g` answer at once."""
+        self.index.prepare_search()
+        if self.index.model.graphs:
+            self.layouts.structure(self.current.graph if self.current is not None else 0)
 
     def _layout_ready(self, graph: int) -> None:
         view = self.query_one(GraphView)
@@ -163,6 +177,9 @@ class MainScreen(Screen):
             return
         pane.display = False
         box.display = True
+        if not self._layouts_started:
+            self._layouts_started = True
+            self._lay_out_graphs()
         if self.current is not None:
             view.show(self.current, centre=False)
         view.focus()

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.message import Message
-from textual.widgets import Input, OptionList
-from textual.widgets.option_list import Option
+from textual.widgets import Input
 
 from tui.model_index import ModelIndex, Row, Target
+from tui.widgets.row_list import RowList
+
+
+def _position(shown: list[int], row: int) -> int | None:
+    """Where `row` is in the ascending list `shown`, or None."""
+    pos = bisect_left(shown, row)
+    return pos if pos < len(shown) and shown[pos] == row else None
 
 
 class GraphPane(Vertical):
@@ -40,7 +48,7 @@ class GraphPane(Vertical):
     def __init__(self, index: ModelIndex, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.index = index
-        self._options: list[Option | None] = [None] * len(index.graph_rows)
+        self._contents: dict[int, Content] = {}
         self._shown: list[int] = []
         self._row_of_target: dict[Target, int] = {}
         for i, row in enumerate(index.graph_rows):
@@ -55,7 +63,7 @@ class GraphPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: op, name or index (f)", id="graph-filter")
-        yield OptionList(id="graph-list")
+        yield RowList(self._content, id="graph-list")
 
     def on_mount(self) -> None:
         box = self.query_one("#graph-filter", Input)
@@ -64,23 +72,23 @@ class GraphPane(Vertical):
         # the filtered list are drawn in the same frame.
         self.watch(box, "value", self._apply, init=True)
 
-    def _option(self, i: int) -> Option:
-        """The (cached) option of row `i`; its rendering is cached with it."""
-        opt = self._options[i]
-        if opt is None:
+    def _content(self, i: int) -> Content:
+        """The (cached) text of row `i`, made when the row is first drawn."""
+        content = self._contents.get(i)
+        if content is None:
             row: Row = self.index.graph_rows[i]
             if row.header:
-                prompt = Content.assemble((row.text, "bold $text-accent"))
+                content = Content.assemble((row.text, "bold $text-accent"))
             elif row.target is not None and row.target.kind != "node":
-                prompt = Content.assemble((row.text, "$text-secondary"))
+                content = Content.assemble((row.text, "$text-secondary"))
             else:
-                prompt = Content(row.text)
-            opt = self._options[i] = Option(prompt, disabled=False)
-        return opt
+                content = Content(row.text)
+            self._contents[i] = content
+        return content
 
     def _apply(self, query: str) -> None:
         """Show the rows matching `query`, keeping the highlighted row when it still matches."""
-        ol = self.query_one("#graph-list", OptionList)
+        ol = self.query_one("#graph-list", RowList)
         current = self.highlighted_target
         shown = self.index.graph_filter.filter(query)
         # NOTE: graph headers stay visible above their matching rows so every match
@@ -97,17 +105,14 @@ class GraphPane(Vertical):
                 keep.append(i)
             shown = keep
         self._shown = shown
-        ol.set_options([self._option(i) for i in shown])
+        ol.set_rows(shown)
         if not shown:
             return
         pos = None
         if current is not None:
             row = self._row_of_target.get(current)
             if row is not None:
-                try:
-                    pos = shown.index(row)
-                except ValueError:
-                    pos = None
+                pos = _position(shown, row)
         if pos is None:
             rows = self.index.graph_rows
             pos = next((p for p, i in enumerate(shown) if rows[i].target is not None
@@ -117,7 +122,7 @@ class GraphPane(Vertical):
     @property
     def highlighted_target(self) -> Target | None:
         """The target of the highlighted row, or None."""
-        ol = self.query_one("#graph-list", OptionList)
+        ol = self.query_one("#graph-list", RowList)
         if ol.highlighted is None or ol.highlighted >= len(self._shown):
             return None
         return self.index.graph_rows[self._shown[ol.highlighted]].target
@@ -127,11 +132,10 @@ class GraphPane(Vertical):
         row = self._row_of_target.get(target)
         if row is None:
             return
-        try:
-            pos = self._shown.index(row)
-        except ValueError:
+        pos = _position(self._shown, row)
+        if pos is None:
             return
-        ol = self.query_one("#graph-list", OptionList)
+        ol = self.query_one("#graph-list", RowList)
         if ol.highlighted != pos:
             self._quiet_target = target
             ol.highlighted = pos
@@ -139,27 +143,29 @@ class GraphPane(Vertical):
     @on(Input.Submitted, "#graph-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.query_one("#graph-list", OptionList).focus()
+        self.query_one("#graph-list", RowList).focus()
 
     def action_leave_filter(self) -> None:
         """Escape from the filter box to the list."""
-        self.query_one("#graph-list", OptionList).focus()
+        self.query_one("#graph-list", RowList).focus()
 
     def focus_filter(self) -> None:
         """Put the cursor in the filter box."""
         self.query_one("#graph-filter", Input).focus()
 
-    @on(OptionList.OptionHighlighted, "#graph-list")
-    def _highlighted(self, event: OptionList.OptionHighlighted) -> None:
+    @on(RowList.Highlighted, "#graph-list")
+    def _highlighted(self, event: RowList.Highlighted) -> None:
         event.stop()
-        target = self.index.graph_rows[self._shown[event.option_index]].target
+        if event.index >= len(self._shown):
+            return
+        target = self.index.graph_rows[self._shown[event.index]].target
         quiet, self._quiet_target = self._quiet_target, None
         if target is not None and target != quiet:
             self.post_message(self.Highlighted(target))
 
-    @on(OptionList.OptionSelected, "#graph-list")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
+    @on(RowList.Selected, "#graph-list")
+    def _selected(self, event: RowList.Selected) -> None:
         event.stop()
-        target = self.index.graph_rows[self._shown[event.option_index]].target
+        target = self.index.graph_rows[self._shown[event.index]].target
         if target is not None:
             self.post_message(self.Selected(target))
