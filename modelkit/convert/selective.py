@@ -164,26 +164,6 @@ def quantize_calibrated(tf, calibrated: bytes, *, io_type: str = "int8",
                               f"{str(e).strip().splitlines()[0]}") from None
 
 
-def quantize_int16x8(tf, float_model: bytes,
-                     samples: Callable[[], Iterable[list[np.ndarray]]]) -> bytes:
-    """16-bit activations, 8-bit weights, float input/output: the calibrator's own
-    quantizer, which the converter runs for this mode (the MLIR one does not).
-
-    Raises:
-        ConversionError: calibration or quantization failed.
-    """
-    from tensorflow.lite.python.optimize import calibrator
-
-    try:
-        with_intermediates = calibrator.add_intermediate_tensors(float_model)
-        return bytes(calibrator.Calibrator(with_intermediates).calibrate_and_quantize(
-            samples, tf.float32, tf.float32, False, activations_type=tf.int16,
-            bias_type=tf.int64))
-    except (RuntimeError, ValueError) as e:
-        raise ConversionError(f"int16x8 quantization failed: "
-                              f"{str(e).strip().splitlines()[0]}") from None
-
-
 def convert_selectively(tf, converter, denylist: Denylist, io_type: str | None, *,
                         path: str | None = None,
                         warn: Callable[[str], None] | None = None) -> bytes:
@@ -268,4 +248,4 @@ def left_quantized(quantized: Sequence[tuple[str, str, str]], denylist: Denylist
 
 __all__ = ["Denylist", "SELECTIVE_MODES", "calibrate", "check_mode", "check_names",
            "convert_selectively", "left_quantized", "op_outputs", "parse_list", "parse_ops",
-           "quantize_calibrated", "quantize_int16x8"]
+           "quantize_calibrated"]

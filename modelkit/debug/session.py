@@ -235,8 +235,10 @@ def validate(opts: DebugOptions) -> None:
                              "SRC; with FLOAT QUANT the quantized model is QUANT itself")
     if opts.denylist and opts.quantize != "int8":
         raise UsageError("--denylist-nodes/--denylist-ops apply to --quantize int8")
-    if opts.io_type is not None and opts.io_type not in ("int8", "uint8", "float32"):
-        raise UsageError(f"--io-type {opts.io_type}: int8|uint8|float32")
+    allowed = {"int8": ("int8", "uint8", "float32"), "int16x8": ("int16", "float32")}
+    if opts.io_type is not None and opts.io_type not in allowed[opts.quantize]:
+        raise UsageError(f"--io-type {opts.io_type} does not apply to --quantize "
+                         f"{opts.quantize} ({'|'.join(allowed[opts.quantize])})")
 
 
 def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugReport:
@@ -280,8 +282,12 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
         else:
             mode = "convert"
             quantize = opts.quantize
-            quant_bytes, debug_bytes, baseline = _quantize(opts, float_bytes, arrays, specs,
-                                                           progress, notes)
+            if opts.quantize == "int16x8":
+                quant_bytes, debug_bytes, baseline = _int16x8(opts, src_fmt, workdir,
+                                                              progress), None, None
+            else:
+                quant_bytes, debug_bytes, baseline = _quantize(opts, float_bytes, arrays,
+                                                               specs, progress, notes)
             quantized_path = str(opts.save) if opts.save is not None else None
             if labels is not None and baseline is not None:
                 with open_runtime(baseline) as rt:
@@ -321,6 +327,24 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
                        result.layers, opts.denylist, suggested, command, accuracy, notes)
 
 
+def _int16x8(opts: DebugOptions, src_fmt: str, workdir: Path, progress: Progress) -> bytes:
+    """The int16x8 model `modelkit convert --quantize int16x8` writes (the converter's
+    own quantizer; it has no debug mode, so the statistics come from the local error)."""
+    if src_fmt == "tflite":
+        raise UsageError("--quantize int16x8 quantizes the source model with the converter; "
+                         "give the model the float TFLite was converted from", str(opts.src))
+    from modelkit.convert.pipeline import ConvertOptions, convert
+
+    out = workdir / "int16x8.tflite"
+    progress.stage(f"converting {opts.src} with --quantize int16x8")
+    convert(ConvertOptions(src=opts.src, dst=out, quantize="int16x8",
+                           data=opts.calibration_data or opts.data,
+                           calibration_steps=opts.calibration_steps, io_type=opts.io_type,
+                           verify=False, signature=opts.signature, debug=opts.debug),
+            Progress(quiet=True))
+    return out.read_bytes()
+
+
 def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
               specs: list[InputSpec], progress: Progress,
               notes: list[str]) -> tuple[bytes, bytes | None, bytes | None]:
@@ -343,9 +367,6 @@ def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
     progress.stage(f"calibrating on {calib_count} samples from "
                    f"{opts.calibration_data or opts.data}")
     with quiet_native_stderr(opts.debug):
-        if opts.quantize == "int16x8":
-            quant = selective.quantize_int16x8(tf, float_bytes, calib)
-            return quant, None, None
         calibrated = selective.calibrate(tf, float_bytes, calib)
         progress.stage("quantizing (int8, and the debug model with NumericVerify ops)")
         quant = selective.quantize_calibrated(tf, calibrated, io_type=opts.io_type or "int8",
