@@ -111,10 +111,18 @@ def _specs(rt) -> list[InputSpec]:
     return [InputSpec(s.name, np.dtype(s.real_dtype), tuple(s.shape)) for s in rt.inputs]
 
 
-def _sample_factory(arrays: list[np.ndarray], count: int):
+def _sample_factory(arrays: list[np.ndarray], count: int, progress: Progress | None = None,
+                    label: str = ""):
+    """A factory of per-sample feeds (batch of one), with a progress bar when labelled."""
     def samples() -> Iterator[list[np.ndarray]]:
-        for i in range(count):
-            yield [a[i:i + 1] for a in arrays]
+        if progress is None:
+            for i in range(count):
+                yield [a[i:i + 1] for a in arrays]
+            return
+        with progress.counter(label, count) as step:
+            for i in range(count):
+                yield [a[i:i + 1] for a in arrays]
+                step()
     return samples
 
 
@@ -361,7 +369,7 @@ def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
     if opts.calibration_data is not None:
         arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps)
     calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
-    calib = _sample_factory(arrays, calib_count)
+    calib = _sample_factory(arrays, calib_count, progress, "calibrating")
     progress.stage("loading TensorFlow")
     tf = import_tf(opts.debug)
     progress.stage(f"calibrating on {calib_count} samples from "
