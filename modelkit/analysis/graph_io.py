@@ -8,14 +8,10 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
-from modelkit.analysis.tf_ops import is_training_op
-from modelkit.analysis.tf_summary import (needed_nodes, node_name, possible_inputs,
-                                          possible_outputs)
+from modelkit.analysis.tf_summary import inference_io as tf_inference_io
+from modelkit.analysis.tf_summary import PLACEHOLDER_OPS, needed_nodes, node_name
 from modelkit.errors import UsageError
-from modelkit.ir import Graph, Node
-
-PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
-_TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam", "global_step")
+from modelkit.ir import Graph
 
 
 def tensor_name(name: str) -> str:
@@ -59,39 +55,12 @@ def resolve_names(graph: Graph, names: list[str], role: str) -> list[str]:
     return out
 
 
-def _is_training(node: Node) -> bool:
-    return is_training_op(node.op) or node.name.startswith(_TRAINING_SCOPES)
-
-
 def inference_io(graph: Graph) -> tuple[list[str], list[str]]:
-    """Inference inputs and outputs of a TF graph, as tensor names.
-
-    Outputs are the graph's sinks (`possible_outputs`) minus training and saving
-    code (optimizer updates, gradients, savers), minus values that need no
-    input (variables' reads, shapes); of what is left, those whose inputs are not
-    a strict superset of another output's inputs (a `loss` that also needs
-    `labels` loses to `probs`). Inputs are the placeholders those outputs need.
-    """
-    placeholders = {v.producer.name if v.producer else node_name(v.name)
-                    for v in possible_inputs(graph)}
-    placeholders |= {n.name for n in graph.nodes if n.op in PLACEHOLDER_OPS}
-    candidates = []
-    for node in possible_outputs(graph):
-        if _is_training(node) or node.op in ("Shape", "Size", "Rank", "Identity") and \
-                node.inputs and node.inputs[0] is not None and node.inputs[0].is_variable:
-            continue
-        needed = needed_nodes(graph, [node.name], sorted(placeholders))
-        if any(_is_training(n) for n in needed):
-            continue
-        feeds = frozenset(n.name for n in needed if n.name in placeholders)
-        if not feeds:
-            continue
-        candidates.append((node, feeds))
-    chosen = [(n, f) for n, f in candidates if not any(g < f for _, g in candidates)]
-    outputs = [tensor_name(n.outputs[0].name if n.outputs else n.name) for n, _ in chosen]
-    used = set().union(*[f for _, f in chosen]) if chosen else set()
-    ordered = [n.name for n in graph.nodes if n.name in used]
-    return [tensor_name(name) for name in ordered], outputs
+    """Inference inputs and outputs of a TF graph, as tensor names
+    (`modelkit.analysis.tf_summary.inference_io` finds them)."""
+    inputs, outputs = tf_inference_io(graph)
+    return ([tensor_name(v.producer.name if v.producer else v.name) for v in inputs],
+            [tensor_name(n.outputs[0].name if n.outputs else n.name) for n in outputs])
 
 
 def graph_io(graph: Graph, inputs: list[str] | None, outputs: list[str] | None,

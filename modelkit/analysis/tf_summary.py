@@ -14,10 +14,12 @@ import shlex
 from collections import Counter
 from math import prod
 
+from modelkit.analysis.tf_ops import is_training_op
 from modelkit.analysis.units import human_count
 from modelkit.ir import Graph, Model, Node, Value
 
 _INPUT_OPS = frozenset({"Placeholder"})
+PLACEHOLDER_OPS = frozenset({"Placeholder", "PlaceholderV2"})
 _NOT_OUTPUT_OPS = frozenset({
     "Const", "Assign", "NoOp", "Placeholder", "PlaceholderWithDefault", "VariableV2",
     "Variable", "VarHandleOp", "AssignVariableOp", "AssignAddVariableOp", "AssignSubVariableOp",
@@ -26,9 +28,12 @@ _NOT_OUTPUT_OPS = frozenset({
 })
 # Ops that only size or type other tensors are never a model's output.
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+# First name-scope components (a `_N` suffix dropped) of training, saving and
+# optimizer code, as tf.compat.v1 optimizers, savers and Keras 2 name them.
 _TRAINING_SCOPES = frozenset({
-    "gradients", "save", "train", "training", "optimizer", "Adam", "SGD", "GradientDescent",
-    "Momentum", "RMSProp", "Adagrad", "Adadelta", "Ftrl", "Nadam", "Adamax",
+    "gradients", "save", "train", "training", "train_op", "optimizer", "global_step",
+    "Adam", "SGD", "GradientDescent", "Momentum", "RMSProp", "Adagrad", "Adadelta", "Ftrl",
+    "Nadam", "Adamax",
 })
 _SCOPE_RE = re.compile(r"^([A-Za-z_]+?)(?:_\d+)?(?:/|$)")
 _GRAD_RE = re.compile(r"^gradients(?:_\d+)?/(.+?)_grad/")
@@ -50,10 +55,14 @@ def possible_inputs(graph: Graph) -> list[Value]:
     return [n.outputs[0] for n in graph.nodes if n.op in _INPUT_OPS and n.outputs]
 
 
-def _is_training_op(node: Node) -> bool:
+def is_training_node(node: Node) -> bool:
+    """True for a node of training, saving or summary code: optimizer updates
+    (Apply*), gradients (…Grad, …Backprop…), assignments, save/restore, variable
+    initialization checks and summaries, or a node in a training name scope
+    (`gradients/`, `save/`, `Adam/`, `global_step`...)."""
     op = node.op
-    return (op.startswith(("Apply", "ResourceApply", "SparseApply", "ResourceSparseApply"))
-            or op.endswith("Grad") or "Backprop" in op or op.endswith("GradGrad"))
+    return (is_training_op(op) or op.endswith("Grad") or "Backprop" in op
+            or _scope(node.name) in _TRAINING_SCOPES)
 
 
 def _scope(name: str) -> str:
@@ -66,9 +75,9 @@ def possible_outputs(graph: Graph, exclude_training: bool = True) -> list[Node]:
 
     Const, Assign, NoOp, Placeholder, variable and save/restore nodes are never
     outputs. With `exclude_training` (the default), nodes that only serve
-    training are dropped too: gradient and optimizer scopes, Apply*/…Grad ops,
-    the loss (a node the gradients differentiate), shape-only ops, and pure
-    reads of variables (e.g. `…/Adam/read`).
+    training are dropped too (`is_training_node`), and so are the loss (a node
+    the gradients differentiate), shape-only ops and pure reads of variables
+    (e.g. `…/Adam/read`).
     """
     controlled = {c for n in graph.nodes for c in n.control_inputs}
     sinks = [n for n in graph.nodes
@@ -83,9 +92,7 @@ def possible_outputs(graph: Graph, exclude_training: bool = True) -> list[Node]:
             differentiated.add(m.group(1))
     out = []
     for n in sinks:
-        if _is_training_op(n) or n.op in _SHAPE_OPS or _scope(n.name) in _TRAINING_SCOPES:
-            continue
-        if n.name in differentiated:
+        if is_training_node(n) or n.op in _SHAPE_OPS or n.name in differentiated:
             continue
         producers = [v.producer for v in n.inputs if v is not None]
         if producers and all(p is not None and (p.op in _VARIABLE_OPS or p.op == "Const")
@@ -95,11 +102,41 @@ def possible_outputs(graph: Graph, exclude_training: bool = True) -> list[Node]:
     return out
 
 
-def _const_params(graph: Graph) -> int:
+def inference_io(graph: Graph) -> tuple[list[Value], list[Node]]:
+    """The inference inputs and outputs of a TF graph (what a conversion should cut).
+
+    Outputs are the `possible_outputs` whose subgraph holds no training code and
+    needs at least one placeholder; of those, the ones whose placeholders are not
+    a strict superset of another's (a `loss` that also needs `labels` loses to
+    `probs`). Inputs are the placeholders those outputs need, in graph order.
+    """
+    placeholders = {n.name for n in graph.nodes if n.op in PLACEHOLDER_OPS}
+    stop = sorted(placeholders)
+    candidates = []
+    for node in possible_outputs(graph):
+        needed = needed_nodes(graph, [node.name], stop)
+        if any(is_training_node(n) for n in needed):
+            continue
+        feeds = frozenset(n.name for n in needed if n.name in placeholders)
+        if feeds:
+            candidates.append((node, feeds))
+    chosen = [(n, f) for n, f in candidates if not any(g < f for _, g in candidates)]
+    used = set().union(*[f for _, f in chosen]) if chosen else set()
+    inputs = [n.outputs[0] for n in graph.nodes if n.name in used and n.outputs]
+    return inputs, [n for n, _ in chosen]
+
+
+def _const_params(model: Model) -> int:
+    """Elements of numeric constants in every graph (strings are no parameters: the
+    saver's tensor names, file names), counted as the summary's parameter total is."""
     total = 0
-    for n in graph.nodes:
-        if n.op == "Const" and n.outputs and n.outputs[0].data is not None:
-            total += n.outputs[0].data.size
+    for g in model.graphs:
+        for n in g.nodes:
+            if n.op != "Const" or not n.outputs:
+                continue
+            v = n.outputs[0]
+            if v.data is not None and (v.dtype is None or v.dtype.bits is not None):
+                total += v.data.size
     return total
 
 
@@ -206,7 +243,7 @@ def _graph_facts(model: Model) -> dict:
     outputs = possible_outputs(g, exclude_training=True)
     all_sinks = possible_outputs(g, exclude_training=False)
     devices = Counter(n.device or "" for n in g.nodes)
-    const_params = _const_params(g)
+    const_params = _const_params(model)
     if model.format == "checkpoint" and model.metadata.get("bundle"):
         variables = _bundle_variables(g)
     else:

@@ -126,8 +126,11 @@ def _load_source(src: Path, source_format: str | None, signature: str,
     from modelkit.formats import _tfproto
 
     if fmt == "checkpoint":
+        from modelkit.analysis.tf_summary import inference_io
         from modelkit.formats.checkpoint import freeze
 
+        if not outputs:
+            outputs = [n.name for n in inference_io(load(src, fmt).main)[1]]
         gd = _tfproto.parse_graphdef(freeze(src, outputs), str(src))
         model = _tfproto.model_from_graphdef(gd, "graphdef", str(src))
         return model, None, outputs

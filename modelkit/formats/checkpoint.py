@@ -1,7 +1,7 @@
 """TF checkpoint adapter: `.meta` graph plus `.index`/`.data-*` tensor bundle.
 
 The path may be the checkpoint prefix, its `.index`, `.meta` or `.data-*` file,
-or a folder holding a `checkpoint` state file (or a single `.index`). The
+the `checkpoint` state file, or a folder holding one (or a single `.index`). The
 graph comes from the `.meta` MetaGraphDef; the variables from the bundle
 (names, dtypes and shapes without reading values; values on demand). A TF2
 object-based checkpoint (no `.meta`) loads as a graph of variables only.
@@ -20,16 +20,19 @@ from modelkit.errors import ModelReadError, UsageError
 from modelkit.ir import Graph, Model
 
 _DATA_RE = re.compile(r"\.data-\d{5}-of-\d{5}$")
+# A state file names a few checkpoints; anything bigger is something else.
+_MAX_STATE_BYTES = 1 << 20
 _STATE_RE = re.compile(r'^\s*model_checkpoint_path\s*:\s*"((?:[^"\\]|\\.)*)"', re.M)
 
 
-def _state_prefix(folder: Path) -> Path | None:
-    """The prefix named by a folder's `checkpoint` state file, or None."""
-    state = folder / "checkpoint"
+def _state_prefix(folder: Path, name: str = "checkpoint") -> Path | None:
+    """The prefix named by the state file `name` in `folder`, or None."""
+    state = folder / name
     if not state.is_file():
         return None
     try:
-        text = state.read_text(encoding="utf-8", errors="replace")[:1 << 20]
+        with open(state, "rb") as f:
+            text = f.read(_MAX_STATE_BYTES).decode("utf-8", "replace")
     except OSError:
         return None
     m = _STATE_RE.search(text)
@@ -46,9 +49,24 @@ def _state_prefix(folder: Path) -> Path | None:
     return candidates[0]
 
 
+def is_state_file(path: Path) -> bool:
+    """True for a checkpoint state file (the `checkpoint` text file a Saver or
+    CheckpointManager writes beside the checkpoints, naming the latest)."""
+    try:
+        if not path.is_file() or path.stat().st_size > _MAX_STATE_BYTES:
+            return False
+        with open(path, "rb") as f:
+            head = f.read(_MAX_STATE_BYTES)
+    except OSError:
+        return False
+    return _STATE_RE.search(head.decode("utf-8", "replace")) is not None
+
+
 def resolve_prefix(path: str | os.PathLike) -> Path | None:
     """The checkpoint prefix for any accepted spelling of `path`, or None."""
     p = Path(path)
+    if is_state_file(p):
+        return _state_prefix(p.parent, p.name)
     if p.is_dir():
         prefix = _state_prefix(p)
         if prefix is not None:
@@ -78,6 +96,9 @@ def sniff(path: str | os.PathLike) -> bool:
         if (p / "saved_model.pb").exists() or (p / "saved_model.pbtxt").exists():
             return False
         return resolve_prefix(p) is not None
+    if p.name == "checkpoint" or p.suffix == "":
+        if is_state_file(p):
+            return True
     if p.suffix == ".index":
         try:
             with open(p, "rb") as f:
@@ -172,19 +193,22 @@ def load(path: str | os.PathLike, **options) -> Model:
         tensor_bundle.attach_bundle(graphs[0], bundle)
     else:
         metadata["bundle"] = None
-    return Model("checkpoint", str(p), graphs, metadata=metadata, meta=meta)
+    # NOTE: a file that names the checkpoint (.index, .meta, .data-*, the state file)
+    # stands for all of its files: the model's path is then the prefix.
+    where = p if p.is_dir() else prefix
+    return Model("checkpoint", str(where), graphs, metadata=metadata, meta=meta)
 
 
-def freeze(path: str | os.PathLike, outputs: list[str] | None = None) -> bytes:
+def freeze(path: str | os.PathLike, outputs: list[str]) -> bytes:
     """Freeze a checkpoint with a `.meta` graph into a serialized GraphDef.
 
     Variables become constants; only what the outputs need is kept (so save,
     restore, optimizer and training nodes go). TensorFlow is imported here.
 
     Args:
-        path: checkpoint prefix, `.index`, `.meta` or folder.
-        outputs: output node names; default the inference outputs detected by
-            `modelkit.analysis.tf_summary.possible_outputs`.
+        path: checkpoint prefix, `.index`, `.meta`, state file or folder.
+        outputs: output node (or tensor) names, e.g. the inference outputs
+            `modelkit.analysis.tf_summary.inference_io` finds.
 
     Returns:
         the frozen GraphDef, serialized.
@@ -201,11 +225,8 @@ def freeze(path: str | os.PathLike, outputs: list[str] | None = None) -> bytes:
         raise ModelReadError("freezing needs the checkpoint's .index and data files", str(p))
     model = load(p)
     names = {n.name for n in model.main.nodes}
-    if outputs is None:
-        from modelkit.analysis.tf_summary import possible_outputs
-        outputs = [n.name for n in possible_outputs(model.main)]
-        if not outputs:
-            raise UsageError("no output node detected; name the outputs", str(p))
+    if not outputs:
+        raise UsageError("freezing needs the output node names", str(p))
     outputs = [o.split(":")[0] for o in outputs]
     missing = [o for o in outputs if o not in names]
     if missing:

@@ -96,7 +96,11 @@ def test_object_based_checkpoint_is_a_graph_of_variables():
 
 
 def test_freeze_outputs_equal_the_restored_checkpoint(tf):
-    frozen = checkpoint.freeze(CKPT)
+    from modelkit.analysis.tf_summary import inference_io
+
+    outputs = [n.name for n in inference_io(checkpoint.load(CKPT).main)[1]]
+    assert outputs == ["probs"]
+    frozen = checkpoint.freeze(CKPT, outputs)
     gd = tf.compat.v1.GraphDef.FromString(frozen)
     ops = {n.op for n in gd.node}
     assert "VariableV2" not in ops and "SaveV2" not in ops and "ApplyAdam" not in ops
@@ -113,6 +117,70 @@ def test_freeze_outputs_equal_the_restored_checkpoint(tf):
         v1.import_graph_def(gd, name="")
         got = sess.run("probs:0", {"input:0": x})
     np.testing.assert_array_equal(got, expected)
+
+
+def test_formats_import_no_analysis():
+    """Layering: a format adapter imports only the IR and its own helpers."""
+    import ast
+
+    for path in (ROOT / "modelkit" / "formats").rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        names = [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+        names += [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+        bad = [m for m in names if m.startswith(("modelkit.analysis", "modelkit.convert",
+                                                  "modelkit.cli", "modelkit.runtime"))]
+        assert not bad, f"{path.name} imports {bad}"
+
+
+@pytest.mark.parametrize("spelling", ["checkpoint", "model.ckpt", "model.ckpt.index",
+                                      "model.ckpt.meta", "model.ckpt.data-00000-of-00001", ""])
+def test_every_spelling_names_the_same_checkpoint(tf, spelling):
+    """The `checkpoint` state file names a checkpoint as TF's own
+    `tf.train.latest_checkpoint` reads it; so do the prefix, its files and the folder."""
+    path = CKPT / spelling if spelling else CKPT
+    assert checkpoint.sniff(path)
+    assert modelkit.detect_format(path) == "checkpoint"
+    model = modelkit.load(path)
+    latest = tf.train.latest_checkpoint(str(CKPT))
+    assert Path(model.metadata["prefix"]).resolve() == Path(latest).resolve()
+    assert set(_entries(model)) == {k for k, _ in tf.train.list_variables(latest)}
+
+
+def test_state_file_naming_a_moved_checkpoint(tmp_path, tf):
+    """A state file written elsewhere holds an absolute path; the files sit beside it."""
+    folder = tmp_path / "moved"
+    shutil.copytree(CKPT, folder)
+    (folder / "checkpoint").write_text('model_checkpoint_path: "/gone/away/model.ckpt"\n'
+                                       'all_model_checkpoint_paths: "/gone/away/model.ckpt"\n')
+    model = modelkit.load(folder / "checkpoint")
+    assert Path(model.metadata["prefix"]) == folder / "model.ckpt"
+
+
+def test_parameter_counts_agree_with_each_other_and_tf(tf):
+    """The summary's total equals the TF facts' const + variable parameters, and each
+    equals what TensorFlow counts: numeric constants of the meta graph (the saver's
+    string constants are no parameters) and the variables tf.train.list_variables
+    names."""
+    from modelkit.analysis.render import render_summary
+    from modelkit.analysis.summary import summarize
+
+    facts = summarize(modelkit.load(CKPT))
+    tf_facts = facts["tf"]
+    assert facts["parameters"]["count"] == tf_facts["const_params"] + tf_facts["variable_params"]
+    variables = sum(int(np.prod(shape)) for _, shape in tf.train.list_variables(str(PREFIX)))
+    assert tf_facts["variable_params"] == variables
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(str(PREFIX) + ".meta")
+    consts = sum(op.outputs[0].shape.num_elements() for op in graph.get_operations()
+                 if op.type == "Const" and op.outputs[0].dtype != tf.string)
+    assert tf_facts["const_params"] == consts
+    assert f"{facts['parameters']['count']:,}" in render_summary(facts)
+
+
+def test_freeze_needs_outputs():
+    with pytest.raises(modelkit.errors.UsageError, match="output node names"):
+        checkpoint.freeze(CKPT, [])
 
 
 def test_freeze_rejects_unknown_output():
