@@ -20,6 +20,9 @@ from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa
 CHAIN = ["strip_unused_nodes", "fold_constants(ignore_errors=true)", "fold_batch_norms",
          "fold_old_batch_norms", "remove_nodes(op=Identity)", "sort_by_execution_order"]
 
+# What the graph_transforms passes of this stage alone cost (no constant folding).
+STRUCTURAL = ["strip_unused_nodes", "remove_nodes(op=Identity)", "sort_by_execution_order"]
+
 TF_SCRIPT = """\
 import sys
 from tensorflow.python.util._pywrap_transform_graph import TransformGraphWithStringInputs
@@ -89,20 +92,22 @@ def main() -> None:
     known = all_passes()
     chain = [p for p in CHAIN if p.split("(")[0] in known]
     missing = [p for p in CHAIN if p not in chain]
-    spec = " ".join(chain)
     inputs, outputs = _io(src)
-    ours_out, theirs_out = WORK / "inception_mk.pb", WORK / "inception_tf.pb"
-    ours = measure([MODELKIT, "transform", str(src), str(ours_out), "-t", spec, "--force",
-                    "--inputs", inputs, "--outputs", outputs], runs=3)
-    theirs = measure([PYTHON, "-c", TF_SCRIPT, str(src), str(theirs_out), inputs, outputs,
-                      spec], runs=3)
     size = src.stat().st_size / 1e6
-    print("### transform (cleaning chain) vs TensorFlow's TransformGraph\n")
-    print(f"Chain: `{spec}`" + (f" (not yet available here: {', '.join(missing)})"
-                                if missing else "") + "\n")
+    print("### transform vs TensorFlow's TransformGraph\n")
+    print(f"Cleaning chain: `{' '.join(chain)}`"
+          + (f" (not yet available here: {', '.join(missing)})" if missing else "")
+          + f"; structural chain: `{' '.join(STRUCTURAL)}`.\n")
     print(HEADER)
-    print(side_by_side(f"InceptionV3 frozen GraphDef ({size:.0f} MB file)", ours, theirs,
-                       "TransformGraph"))
+    for label, spec in (("cleaning chain", " ".join(chain)),
+                        ("structural chain", " ".join(STRUCTURAL))):
+        ours_out, theirs_out = WORK / "inception_mk.pb", WORK / "inception_tf.pb"
+        ours = measure([MODELKIT, "transform", str(src), str(ours_out), "-t", spec,
+                        "--force", "--inputs", inputs, "--outputs", outputs], runs=3)
+        theirs = measure([PYTHON, "-c", TF_SCRIPT, str(src), str(theirs_out), inputs,
+                          outputs, spec], runs=3)
+        print(side_by_side(f"InceptionV3 frozen GraphDef ({size:.0f} MB), {label}", ours,
+                           theirs, "TransformGraph"), flush=True)
 
 
 if __name__ == "__main__":
