@@ -240,8 +240,8 @@ def quant_graph() -> tuple[bytes, list[str], list[str]]:
                                 align_corners=False, name="resize")
         cat = raw.Concat(concat_dim=tf.constant(3, name="axis"), values=[rz, mp],
                          name="concat")
-        s = tf.add(cat, cat * 0.5, name="add")
-        s = tf.multiply(s, tf.nn.relu(s, name="relu"), name="mul")
+        s = raw.Add(x=cat, y=cat * 0.5, name="add")
+        s = raw.Mul(x=s, y=tf.nn.relu(s, name="relu"), name="mul")
         flat = tf.reshape(s, [1, 256], name="flat")
         d = tf.matmul(flat, _const(rng, [256, 10], "wm", 0.05), name="dense")
         out = tf.nn.bias_add(d, _const(rng, [10], "bm", 0.1), name="out")
