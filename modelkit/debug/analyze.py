@@ -235,7 +235,6 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
                                           for ci in cut_by_node.get(layer.node, []))
                     for layer in layers}
         c_specs = {s.name: s for s in c_rt.inputs}
-        c_out_index = {v.name: v.index for v in cut_model.graphs[0].outputs}
         nv = _numeric_verify_ops(d_rt) if d_rt is not None else []
         by_tf_name = {layer.tensor_name: layer for layer in layers}
 
@@ -284,7 +283,9 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
                     if m is None or not local_ok[layer.tensor_idx]:
                         continue
                     qv = q_values[layer.tensor_idx]
-                    local = _real(c_rt.tensor(int(c_out_index[qv.name])), qv)
+                    # NOTE: the writer keeps every original tensor at its index; the
+                    # cut inputs are appended after them.
+                    local = _real(c_rt.tensor(layer.tensor_idx), qv)
                     accs[layer.tensor_idx].add_local(float_value(m[0]), local)
                     if d_rt is None:
                         accs[layer.tensor_idx].add_diffs(local - float_value(m[0]))
