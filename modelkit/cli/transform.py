@@ -38,7 +38,7 @@ def transform(
     transforms: str = typer.Option(None, "--transforms", "-t",
                                    help="The passes, in transform_graph's syntax."),
     inputs: str = typer.Option(None, "--inputs", help="Input node names, comma separated "
-                               "(default: the Placeholders)."),
+                               "(default: the placeholders the outputs need)."),
     outputs: str = typer.Option(None, "--outputs", help="Output node names, comma separated "
                                 "(default: the detected outputs)."),
     from_: str = typer.Option(None, "--from", help="Source format, when detection fails."),
