@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := samples/digits_int8.tflite
 
-.PHONY: demo test bench samples clean
+.PHONY: demo test bench fuzz samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,11 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
+
+# Mutants per format (make fuzz FUZZ_N=500 for a short run); bad ones land in tests/data/fuzz.
+FUZZ_N ?= 10000
+fuzz: $(VENV)/.installed-dev
+	$(BIN)/python -m tests.fuzz.fuzzer -n $(FUZZ_N) --jobs 2
 
 samples: $(VENV)/.installed-dev
 	$(BIN)/python samples/make_samples.py --out samples

@@ -284,6 +284,8 @@ def worker_main() -> None:
         vm = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
     # NOTE: a backstop for the machine; the supervisor enforces the real limit.
     resource.setrlimit(resource.RLIMIT_AS, (vm + 4 * limit, vm + 4 * limit))
+    # NOTE: the supervisor's own tests make the worker misbehave on purpose.
+    inject = os.environ.get("MODELKIT_FUZZ_INJECT", "")
     out = sys.stdout
     sys.stdout = open(os.devnull, "w")
     for line in sys.stdin:
@@ -293,6 +295,14 @@ def worker_main() -> None:
         start = time.monotonic()
         result: dict = {"id": job["id"]}
         try:
+            if inject == "traceback":
+                raise RuntimeError("injected failure")
+            if inject == "hang":
+                time.sleep(3600)
+            if inject == "crash":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if inject == "memory":
+                _blob = b"\x01" * (2 * limit)  # noqa: F841
             result["exit"] = read_like_the_cli(job["path"])
         except MemoryError:
             result["exit"] = -1
@@ -379,6 +389,12 @@ def _keep(job: dict, kind: str, detail: str, out_dir: Path) -> Path:
     return dest
 
 
+def reproducer_path(manifest: Path) -> Path:
+    """The path to load for a kept reproducer, from its `.json`."""
+    info = json.loads(manifest.read_text())
+    return manifest.with_suffix("") / info["load"]
+
+
 def campaign(formats: dict[str, list[Sample]], count: int, seed: int, jobs: int = 1,
              time_limit: float = TIME_LIMIT, memory_limit: int = MEMORY_LIMIT,
              keep_dir: Path | None = REPRODUCERS, progress: bool = False) -> dict[str, Outcome]:
@@ -401,6 +417,8 @@ def campaign(formats: dict[str, list[Sample]], count: int, seed: int, jobs: int 
         out.exit_codes[str(code)] = out.exit_codes.get(str(code), 0) + 1
         out.max_seconds = max(out.max_seconds, result.get("seconds", 0.0))
         out.max_memory = max(out.max_memory, result.get("memory", 0))
+        if kind is None and result.get("error") == "MemoryError":
+            kind = "memory"
         if kind is None and code not in GOOD_EXIT_CODES:
             kind = "traceback" if result.get("error") else f"exit {code}"
         if kind is None and result.get("memory", 0) > memory_limit:
@@ -484,11 +502,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=TIME_LIMIT)
     parser.add_argument("--keep", type=Path, default=REPRODUCERS,
                         help="Folder for reproducers of bad results.")
+    parser.add_argument("--replay", type=Path, metavar="JSON",
+                        help="Read one kept reproducer (its .json) as the CLI would; exit "
+                             "with the code the CLI gives.")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker_main()
         return 0
+    if args.replay:
+        return read_like_the_cli(str(reproducer_path(args.replay)))
     formats = samples()
     if args.formats:
         wanted = args.formats.split(",")
