@@ -303,8 +303,16 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
                 accuracy["quantized_without_denylist"] = _accuracy(outs, labels)
 
         progress.stage(f"measuring every quantized layer on {count} samples")
-        result: Analysis = analyze(float_bytes, quant_bytes, samples,
-                                   debug_bytes=debug_bytes, progress=progress, count=count)
+        try:
+            result: Analysis = analyze(float_bytes, quant_bytes, samples,
+                                       debug_bytes=debug_bytes, progress=progress,
+                                       count=count)
+        except UsageError as e:
+            # NOTE: the runtime names the temporary copies it ran; the user's files
+            # are the data and the pair.
+            what = f"{opts.src} and {opts.quant}" if opts.quant else str(opts.src)
+            raise UsageError(f"running {what} on the data failed: {e.message}",
+                             str(opts.data)) from None
         if labels is not None:
             accuracy["float"] = _accuracy(result.float_outputs, labels)
             key = "quantized_with_denylist" if opts.denylist else "quantized"
