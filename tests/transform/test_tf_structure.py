@@ -52,6 +52,8 @@ SPECS = {
     'set_device(device="/device:CPU:0", if_default=true)': (("patterns",), True),
     "remove_control_dependencies": (("patterns",), True),
     "add_default_attributes": (("patterns", "function", "digits"), True),
+    "remove_attribute(attribute_name=data_format) remove_attribute(attribute_name=dilations) "
+    "remove_attribute(attribute_name=transpose_a) add_default_attributes": (("digits",), True),
     "backport_concatv2": (("patterns",), True),
     "backport_tensor_array_v3": (("tensor_array",), True),
     "inline_partitionedcall": (("function", "patterns"), True),
