@@ -621,6 +621,11 @@ def _sugiyama(comp: list[int], edges: list[tuple[int, int, int]], sizes: dict[in
     return place, bends
 
 
+def _port(x: int, w: int, i: int, n: int) -> int:
+    """Column of port i of n spread over the inside of a box at x, w wide."""
+    return x + 1 + (2 * i + 1) * (w - 2) // (2 * n)
+
+
 def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
     """Place `vids` in layers and route the edges between them (see GraphStructure.layout)."""
     chosen = set(vids)
@@ -639,7 +644,15 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
     back = _back_edges(vids, edges)
     down = [((d, s, k) if i in back else (s, d, k)) for i, (s, d, k) in enumerate(edges)]
     back_ids = {edges[i][2] for i in back}
-    sizes = {v: (st.vertex(v).w, st.vertex(v).h) for v in vids}
+    # NOTE: every edge gets its own port cell on the border, so a box with many
+    # inputs or outputs is widened to fit them apart.
+    n_in = dict.fromkeys(vids, 0)
+    out_values: dict[int, set[int]] = {v: set() for v in vids}
+    for s, d, k in down:
+        n_in[d] += 1
+        out_values[s].add(id(st.edges[k].value))
+    sizes = {v: (max(st.vertex(v).w, 2 * max(n_in[v], len(out_values[v])) + 2), st.vertex(v).h)
+             for v in vids}
     # rank and x centre per box, x per (edge, rank) for bends
     rank: dict[int, int] = {}
     xc: dict[int, float] = {}
@@ -704,7 +717,7 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
     for s, keys in out_ports.items():
         w = sizes[s][0]
         for i, key in enumerate(keys):
-            out_port_x[(s, key)] = box_x[s] + (i + 1) * w // (len(keys) + 1)
+            out_port_x[(s, key)] = _port(box_x[s], w, i, len(keys))
 
     def col_at(k: int, r: int) -> int:
         """Column of edge k at rank r (its upper port, a bend or its lower port)."""
@@ -732,7 +745,7 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
             in_port_x[ks[0]] = int(prev_col(ks[0]))
             continue
         for i, k in enumerate(ks):
-            in_port_x[k] = box_x[d] + (i + 1) * w // (len(ks) + 1)
+            in_port_x[k] = _port(box_x[d], w, i, len(ks))
     # Per gap (between rank r and r+1): the groups of edges leaving one column at r,
     # each needing a horizontal track when it spreads.
     gaps: list[dict[tuple, list[tuple[int, int]]]] = [dict() for _ in range(max(n_layers - 1, 0))]

@@ -183,3 +183,37 @@ def test_render_row_is_a_window_of_the_text():
     row = "".join(t for t, _ in lay.render_row(b.y, b.x, b.w, selected=vid))
     assert row.startswith("┏") and row.endswith("┓")
     assert lay.box_at(b.x + 1, b.y + 1) == vid and lay.box_at(0, 0) is None
+
+
+SAMPLES = ["digits_int8.tflite", "digits_float.tflite", "digits_dynamic.tflite",
+           "digits_fp16.tflite", "digits_int16x8.tflite", "digits_uint8_legacy.tflite",
+           "control_flow.tflite", "digits_frozen.pb", "digits_frozen.pbtxt",
+           "digits_legacy_quantized.pb", "digits_keras.h5", "digits_keras2.h5",
+           "digits_savedmodel", "digits_ckpt"]
+
+
+@pytest.mark.parametrize("name", SAMPLES)
+def test_every_sample_format_lays_out_soundly(name):
+    from conftest import ROOT
+
+    path = ROOT / "samples" / name
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    model = modelkit.load(path)
+    for g in model.graphs:
+        st = GraphStructure(g)
+        # Every op is a box or folded into one; what is folded only makes constants.
+        for ni, n in enumerate(g.nodes):
+            if ni in st.folded:
+                assert all(v.is_const or v.producer is not None for v in n.outputs)
+                assert st.vertex_of(ni) is None or st.kinds[st.vertex_of(ni)][0] == "node"
+            else:
+                assert st.kinds[st.vid_of_node[ni]] == ("node", ni, None)
+        # An edge for every activation a drawn op reads from another drawn op.
+        want = {(st.vid_of_node[g.nodes.index(v.producer)], st.vid_of_node[ni])
+                for ni, n in enumerate(g.nodes) if ni in st.vid_of_node
+                for v in n.inputs if v is not None and v.producer is not None
+                and g.nodes.index(v.producer) in st.vid_of_node}
+        assert want <= {(e.src, e.dst) for e in st.edges}
+        if len(st):
+            assert_sound(st.layout())
