@@ -51,3 +51,31 @@ def test_modelkit_and_other_commands_do_not_import_textual():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=60, check=True).stdout
     assert out.strip() == "[]"
+
+
+@pytest.mark.parametrize("content, words", [
+    ("{not json", "not JSON"),
+    ('{"schema_version": 9, "layers": []}', "schema_version 9"),
+    ('{"schema_version": 1}', 'no "layers" list'),
+])
+def test_bad_overlay_exits_3_with_one_line_and_no_app(tmp_path, sample_path, content, words):
+    overlay = tmp_path / "debug.json"
+    overlay.write_text(content)
+    r = _browse(sample_path, "--overlay", str(overlay))
+    assert r.returncode == 3, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(overlay) in lines[0] and words in lines[0]
+    assert r.stdout == "" and "\x1b[" not in r.stderr
+
+
+def test_overlay_of_another_model_and_unknown_target(tmp_path, sample_path):
+    overlay = tmp_path / "debug.json"
+    overlay.write_text('{"schema_version": 1, "layers": [{"graph": 0, "node": 99, '
+                       '"node_name": "not in this model", "tensor_name": ""}]}')
+    r = _browse(sample_path, "--overlay", str(overlay))
+    assert r.returncode == 2 and "another model" in r.stderr and r.stdout == ""
+    check = pytest.importorskip("modelkit.check")
+    r = _browse(sample_path, "--target", "nosuchtarget")
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1
+    for t in check.TARGETS:
+        assert t in r.stderr

@@ -72,3 +72,39 @@ async def test_graph_without_signatures_and_an_omitted_input():
         await pilot.press("p")
         await settle(pilot)
         assert details_title(app) == "node #1  RESHAPE"
+
+
+@pytest.mark.asyncio
+async def test_node_list_keys_and_click_on_a_long_list():
+    """The node list of 3,000 ops: page keys, home/end, a click, Enter into the links."""
+    from synth_models import chain_model
+
+    from tui.model_index import GRAPH, Target
+    from tui.widgets.row_list import RowList
+
+    model = chain_model(3000)
+    app = ModelBrowser(model, cursor_blink=False, run_check=False)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        rows = app.screen.query_one("#graph-list", RowList)
+        # Header, signature input and output, then op 0 highlighted.
+        assert rows.option_count == 3 + 3000 and rows.highlighted == 3
+        page = rows.scrollable_content_region.height - 1
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert details_title(app) == f"node #{page}  {model.graphs[0].nodes[page].op}"
+        assert rows.scroll_y <= rows.highlighted < rows.scroll_y + page + 1
+        await pilot.press("end")
+        await settle(pilot)
+        assert details_title(app).startswith("node #2999  ")
+        await pilot.press("pageup", "up")
+        await settle(pilot)
+        assert details_title(app).startswith(f"node #{2999 - page - 1}  ")
+        await pilot.press("home")
+        await settle(pilot)
+        assert app.screen.current == Target(GRAPH, 0) and rows.highlighted == 0
+        # A click on the 6th visible row selects it and puts the cursor in the links.
+        await pilot.click(RowList, offset=(3, 5))
+        await settle(pilot)
+        assert details_title(app).startswith("node #2  ")
+        assert app.screen.query_one("#details-links").has_focus
