@@ -16,6 +16,7 @@ import json
 import os
 import time
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from modelkit.errors import ModelReadError
@@ -379,7 +380,11 @@ def load(path: str | os.PathLike, **options) -> Model:
     if p.is_dir():
         raise ModelReadError("is a folder, not a Keras H5 file", str(p))
     if hasattr(os, "fork"):
-        _probe_in_child(p)
+        try:
+            size = p.stat().st_size
+        except OSError as e:
+            raise ModelReadError(f"cannot read: {e.strerror}", str(p)) from None
+        run_bounded(lambda: _load_here(p), size, str(p))
     return _load_here(p)
 
 
@@ -432,15 +437,16 @@ def _limit_child(size: int) -> None:
         resource.setrlimit(resource.RLIMIT_AS, (want, hard))
 
 
-def _probe_in_child(p: Path) -> None:
-    """Walk the file once in a forked child first, within CPU, memory and time limits.
+def run_bounded(walk: Callable[[], object], size: int, where: str) -> None:
+    """Run `walk` (a read through the HDF5 library) once in a forked child first,
+    within the CPU time, memory and wall time a `size`-byte file allows.
 
     Some corrupt files send the HDF5 C library into an endless loop that holds the
     GIL, or make it allocate what a size field claims; nothing in this process could
     stop either, but a child can be limited and killed. The child dies with this
     process (a supervisor's SIGTERM or SIGKILL leaves no orphan). It reports
-    whether the walk succeeded; on success this process reads the file itself (the
-    same bytes, the same way), on a read error it raises the child's message.
+    whether the walk succeeded; on success the caller reads the file itself (the
+    same bytes, the same way), on a read error this raises the child's message.
 
     Raises:
         ModelReadError: the walk failed, took more CPU time or memory than the
@@ -451,10 +457,6 @@ def _probe_in_child(p: Path) -> None:
 
     import h5py  # noqa: F401  NOTE: imported before the fork, so the child needs no import lock
 
-    try:
-        size = p.stat().st_size
-    except OSError as e:
-        raise ModelReadError(f"cannot read: {e.strerror}", str(p)) from None
     cpu, wall, _ = probe_budget(size)
     parent = os.getpid()
     read_end, write_end = os.pipe()
@@ -466,7 +468,7 @@ def _probe_in_child(p: Path) -> None:
             _die_with_parent(parent)
             _limit_child(size)
             try:
-                _load_here(p)
+                walk()
                 message = b""
             except ModelReadError as e:
                 message = b"E" + e.message.encode("utf-8", "replace")[:4000]
@@ -485,7 +487,7 @@ def _probe_in_child(p: Path) -> None:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([read_end], [], [], left)[0]:
                 raise ModelReadError(f"reading the HDF5 metadata did not finish in "
-                                     f"{wall:.0f} s; the file is probably corrupt", str(p))
+                                     f"{wall:.0f} s; the file is probably corrupt", where)
             chunk = os.read(read_end, 65536)
             if not chunk:  # NOTE: end-of-file: the child exited, however it exited.
                 break
@@ -500,19 +502,18 @@ def _probe_in_child(p: Path) -> None:
             os.waitpid(pid, 0)
     message = b"".join(chunks)
     if message.startswith(b"E"):
-        raise ModelReadError(message[1:].decode("utf-8", "replace"), str(p))
+        raise ModelReadError(message[1:].decode("utf-8", "replace"), where)
     if message == b"M":
         raise ModelReadError(f"the HDF5 metadata asks for more memory than a "
-                             f"{_human_bytes(size)} file can need; the file is corrupt", str(p))
+                             f"{_human_bytes(size)} file can need; the file is corrupt", where)
     if os.WIFSIGNALED(status):
         sig = os.WTERMSIG(status)
         if sig in (signal.SIGPROF, signal.SIGXCPU, signal.SIGKILL):
             raise ModelReadError(f"reading the HDF5 metadata took over {cpu:.2g} s of CPU "
-                                 f"time, "
-                                 f"far more than a {_human_bytes(size)} file needs; the file "
-                                 "is corrupt (it loops the HDF5 library)", str(p))
+                                 f"time, far more than a {_human_bytes(size)} file needs; the "
+                                 "file is corrupt (it loops the HDF5 library)", where)
         raise ModelReadError(f"the HDF5 library crashed reading it (signal {sig}); the file "
-                             "is probably corrupt", str(p))
+                             "is probably corrupt", where)
 
 
 def _human_bytes(n: int) -> str:

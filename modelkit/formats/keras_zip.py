@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelkit.errors import ModelReadError
-from modelkit.formats.keras_h5 import _NON_TRAINABLE_WEIGHTS, _build_graph
+from modelkit.formats.keras_h5 import _NON_TRAINABLE_WEIGHTS, _build_graph, run_bounded
 from modelkit.ir import DType, Graph, LazyData, Model, Node, Value
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -211,6 +211,8 @@ class _Weights:
                 found: list[tuple[str, Any]] = []
                 h5.visititems(lambda n, o: found.append((n, o)))
                 for name, obj in found:
+                    if isinstance(name, bytes):  # NOTE: h5py gives bytes for non-UTF-8 names
+                        name = name.decode("utf-8", "replace")
                     if isinstance(obj, h5py.Group) and name.endswith("vars"):
                         owner = name[:-len("/vars")] if name != "vars" else ""
                         label = obj.attrs.get("name")
@@ -232,7 +234,7 @@ class _Weights:
                                                    "shape": list(obj.shape)})
                         else:
                             self.groups.setdefault(group, []).append(entry)
-        except (RuntimeError, ValueError, KeyError) as e:
+        except (OSError, RuntimeError, ValueError, KeyError) as e:
             # NOTE: h5py reports a corrupt object header, B-tree or heap as any of these.
             raise ModelReadError(f"{WEIGHTS} in the .keras archive is corrupt "
                                  f"({_h5_error(e)})", where) from None
@@ -342,6 +344,11 @@ def load(path: str | os.PathLike, **options) -> Model:
                              where)
     if not isinstance(info, dict):
         info = {}
+    if hasattr(os, "fork"):
+        # NOTE: a corrupt weights file can loop the HDF5 library or make it allocate
+        # what a size field claims; walk it first in a child bounded by the file's size.
+        size = max(p.stat().st_size, getattr(archive.infos.get(WEIGHTS), "file_size", 0))
+        run_bounded(lambda: _Weights(archive), size, where)
     weights = _Weights(archive)
     warnings: list[str] = []
     compile_cfg = config.get("compile_config") if isinstance(config.get("compile_config"),
