@@ -30,7 +30,8 @@ def outputs():
     """Every format's outputs on the same samples, through the runtime."""
     out = {}
     for name in ("digits_float.tflite", "digits_frozen.pb", "digits_frozen.pbtxt",
-                 "digits_ckpt", "digits_savedmodel", "digits_keras.h5", "digits_keras2.h5"):
+                 "digits_ckpt", "digits_savedmodel", "digits_keras.h5", "digits_keras2.h5",
+                 "digits.keras"):
         rt = open_runtime(SAMPLES / name)
         (spec,) = rt.outputs
         out[name] = run_samples(rt, [X])[spec.name]
@@ -62,16 +63,16 @@ def test_savedmodel_and_keras_match_their_own_runtimes(tf, outputs):
     serve = tf.saved_model.load(str(SAMPLES / "digits_savedmodel")).signatures["serving_default"]
     np.testing.assert_allclose(outputs["digits_savedmodel"],
                                serve(input=tf.constant(X))["output_0"].numpy(), atol=1e-6)
-    model = keras.models.load_model(SAMPLES / "digits_keras.h5", compile=False)
-    np.testing.assert_allclose(outputs["digits_keras.h5"], model.predict(X, verbose=0),
-                               atol=1e-6)
+    for name in ("digits_keras.h5", "digits.keras"):
+        model = keras.models.load_model(SAMPLES / name, compile=False)
+        np.testing.assert_allclose(outputs[name], model.predict(X, verbose=0), atol=1e-6)
 
 
 def test_formats_agree_with_each_other(outputs):
     """Keras, SavedModel and TFLite float hold the same weights; the frozen graph and
     checkpoint were fine-tuned 10 more steps (samples/README), so they agree on classes."""
     ref = outputs["digits_float.tflite"]
-    for name in ("digits_savedmodel", "digits_keras.h5", "digits_keras2.h5"):
+    for name in ("digits_savedmodel", "digits_keras.h5", "digits_keras2.h5", "digits.keras"):
         np.testing.assert_allclose(outputs[name], ref, atol=1e-5)
     for name in ("digits_frozen.pb", "digits_ckpt"):
         assert np.mean(outputs[name].argmax(1) == ref.argmax(1)) >= 0.95
