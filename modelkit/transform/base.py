@@ -370,6 +370,24 @@ def _count(model: Model) -> int:
     return sum(len(g.nodes) for g in model.graphs)
 
 
+def _broken_edges(model: Model) -> set[str]:
+    """Inputs of main-graph nodes whose producer is not in the graph (`node <- value`)."""
+    if not model.graphs:
+        return set()
+    graph = model.graphs[0]
+    alive = {id(n) for n in graph.nodes}
+    names = {n.name for n in graph.nodes}
+    bad = set()
+    for n in graph.nodes:
+        for v in n.inputs:
+            if v is not None and v.producer is not None and id(v.producer) not in alive:
+                bad.add(f"{n.name} <- {v.name}")
+        for c in n.control_inputs:
+            if c not in names:
+                bad.add(f"{n.name} <- ^{c}")
+    return bad
+
+
 def run_passes(model: Model, passes: list[tuple[str, Params]], ctx: PassContext,
                *, on_report: Callable[[PassReport], None] | None = None
                ) -> tuple[Model, list[PassReport]]:
@@ -389,6 +407,7 @@ def run_passes(model: Model, passes: list[tuple[str, Params]], ctx: PassContext,
         p.validate(params)
         resolved.append((p, params))
     reports = []
+    broken = _broken_edges(model)
     for p, params in resolved:
         before_hist, before = _histogram(model), _count(model)
         ignore = (params.str("ignore_errors") or "false").lower() == "true"
@@ -400,6 +419,15 @@ def run_passes(model: Model, passes: list[tuple[str, Params]], ctx: PassContext,
             if not ignore:
                 raise
             result = PassResult(model, False, [f"failed, ignored: {e}"])
+        # NOTE: as TF's TransformGraph (IsGraphValid after every transform), a pass
+        # must not leave an input pointing at a node that is gone.
+        now = _broken_edges(result.model)
+        new = sorted(now - broken)
+        if new:
+            more = f" and {len(new) - 3} more" if len(new) > 3 else ""
+            raise TransformError(f"{p.name}: invalid graph with inputs referring to "
+                                 f"nonexistent nodes: {', '.join(new[:3])}{more}")
+        broken = now
         model = result.model
         after_hist = _histogram(model)
         delta = {op: after_hist[op] - before_hist[op] for op in set(before_hist) | set(after_hist)

@@ -126,3 +126,26 @@ def test_specs_tf_accepts_parse_the_same(spec, expected):
     data = (SAMPLES / "digits_frozen.pb").read_bytes()
     tf_transform(data, "input", "probs", spec)  # TF parses and runs it
     assert [(n, p.raw) for n, p in parse_spec(spec)] == expected
+
+
+def test_a_pass_that_leaves_a_dangling_input_fails(tmp_path):
+    """As TF's TransformGraph checks IsGraphValid after every transform."""
+    import modelkit
+    from modelkit.ir.edit import clone_model
+    from modelkit.transform import PassContext, PassResult, TransformError, register, run_passes
+    from modelkit.transform.base import _REGISTRY
+
+    @register("_test_drop_first_consumed", doc="test only")
+    def drop(model, params, ctx):
+        out = clone_model(model)
+        g = out.main
+        victim = next(n for n in g.nodes if any(v.consumers for v in n.outputs))
+        g.nodes = [n for n in g.nodes if n is not victim]
+        return PassResult(out)
+
+    try:
+        with pytest.raises(TransformError, match="inputs referring to nonexistent nodes"):
+            run_passes(modelkit.load(SAMPLES / "digits_frozen.pb"),
+                       parse_spec("_test_drop_first_consumed"), PassContext(["input"], ["probs"]))
+    finally:
+        _REGISTRY.pop("_test_drop_first_consumed", None)
