@@ -127,7 +127,8 @@ def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
 
 FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",
            "uint8_conv_bias", "concat_scales", "pool_output", "softmax_output",
-           "logistic_output", "log_softmax_output", "int16_softmax_output"]
+           "logistic_output", "log_softmax_output", "int16_softmax_output",
+           "int16_conv_bias"]
 
 
 @pytest.mark.parametrize("name", FIXABLE)
@@ -154,6 +155,21 @@ def test_fixed_bias_gives_the_outputs_the_file_states(broken, tmp_path, name, re
     ref = litert_run(SAMPLES / f"{reference}.tflite", x).astype(int)
     got = litert_run(dst, x).astype(int)
     assert np.abs(ref - got).max() <= 1
+
+
+def test_fixed_int16_bias_gives_the_stated_outputs(broken, tmp_path):
+    """int16x8 (int64 bias): the broken model's float outputs move; the fixed one's are
+    within one output step (1/32768) of the original model's."""
+    x = np.load(SAMPLES / "digits_calib.npy")[:30]
+    ref = litert_run(SAMPLES / "digits_int16x8.tflite", x)
+    bad = litert_run(broken["int16_conv_bias"], x)
+    step = 1 / 32768
+    assert np.abs(ref - bad).max() > step
+    assert [f.rule for f in check_model(modelkit.load(broken["int16_conv_bias"])).errors] == \
+        ["bias-scale-silent"]
+    dst = tmp_path / "fixed.tflite"
+    assert run_cli("fix", str(broken["int16_conv_bias"]), str(dst)).returncode == 0
+    assert np.abs(ref - litert_run(dst, x)).max() <= step * 1.01
 
 
 @pytest.fixture(scope="module")

@@ -235,6 +235,16 @@ def int16_softmax_output():
     return m
 
 
+def int16_conv_bias():
+    """The int16x8 model's CONV_2D 1 with its int64 bias ints quantized at 3x in*w[c]."""
+    m = _load("digits_int16x8.tflite")
+    b = _node(m, "CONV_2D", 0).inputs[2]
+    real = b.quant.dequantize(b.data.numpy()).astype(np.float64)
+    b.quant = _q(b.quant.scale * 3, b.quant.zero_point, b.quant.axis, b.quant.storage)
+    _set_data(b, np.round(real / b.quant.scale).astype(np.int64))
+    return m
+
+
 def make_mixed_int8(path: str | Path) -> None:
     """tests/data/mixed_int8.tflite: a small int8 CNN from TF's own converter with the ops
     real models have (depthwise, residual ADD, average and max pooling, CONCATENATION,
@@ -271,7 +281,7 @@ MAKERS: dict[str, Callable] = {
                             softmax_output, logistic_output, concat_scales, pool_output,
                             uint8_conv_bias, int16_fc_zero_point, conv_bias_int64,
                             fc_per_channel_axis, conv_filter_axis, log_softmax_output,
-                            l2_pool_int8, int16_softmax_output)
+                            l2_pool_int8, int16_softmax_output, int16_conv_bias)
 }
 
 
