@@ -260,6 +260,9 @@ def tf_node_hash(nd, nameless: bool) -> int:
     return h
 
 
+_BIG_NODE = 4096
+
+
 def merge_duplicates_tf(graph: Graph, keep: set[str]) -> int:
     """TF's MergeDuplicateNodes with its exact choice of survivors.
 
@@ -292,12 +295,23 @@ def merge_duplicates_tf(graph: Graph, keep: set[str]) -> int:
     candidates = {id(n) for members in groups.values() if len(members) > 1 for n in members}
     removed = 0
     while candidates:
-        buckets: dict[int, list[Node]] = {}
+        buckets: dict[tuple, list[Node]] = {}
         for n in graph.nodes:
             if id(n) in candidates:
                 nd = pb().node_def.NodeDef()
                 node_to_proto(n, nd)
-                buckets.setdefault(tf_node_hash(nd, n.name not in keep), []).append(n)
+                nameless = n.name not in keep
+                if not nd.input and nd.ByteSize() > _BIG_NODE:
+                    # NOTE: a node without inputs merges in the first round or never, and
+                    # where its group sorts changes no later choice; hashing its (large)
+                    # tensor with TF's byte-at-a-time hash would cost seconds.
+                    if nameless:
+                        nd.name = ""
+                    key: tuple = (1, hashlib.blake2b(nd.SerializeToString(deterministic=True),
+                                                     digest_size=16).digest())
+                else:
+                    key = (0, tf_node_hash(nd, nameless))
+                buckets.setdefault(key, []).append(n)
         doomed: list[Node] = []
         controls: dict[str, str] = {}
         ordered: list[Node] = []
