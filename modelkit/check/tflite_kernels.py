@@ -336,8 +336,8 @@ def _pool(ctx, node: Node) -> Iterator[Hit]:
     if ctx.target == "micro":
         text = ctx.refusal(node, "tensorflow/lite/micro/kernels/pooling_common.cc:73 "
                            "scale_diff <= 1.0e-6 was not true.") if abs(a - b) > 1e-6 else \
-            ctx.refusal(node, "tensorflow/lite/micro/kernels/pooling_common.cc "
-                        "input->params.zero_point != output->params.zero_point")
+            ctx.refusal(node, "tensorflow/lite/micro/kernels/pooling_common.cc:74 "
+                        "input->params.zero_point == output->params.zero_point was not true.")
         yield Hit(text, [x.name, y.name], nums)
         return
     yield Hit(f"{node.op} input {a:g}, zp {nums['input_zero_point']} vs output {b:g}, zp "

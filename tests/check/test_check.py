@@ -65,6 +65,36 @@ def test_custom_ops_are_errors_naming_each_op():
     assert f"Node number {report.errors[0].node} ({report.errors[0].op})" in failure
 
 
+def test_silent_reshape_mismatch_changes_outputs(broken):
+    """RESHAPE copies bytes: a different output scale changes what FC 7 reads."""
+    x = np.load(SAMPLES / "digits_calib.npy")[:20]
+    ref = litert_run(SAMPLES / "digits_int8.tflite", x).astype(int)
+    assert np.abs(ref - litert_run(broken["reshape_output"], x).astype(int)).max() > 1
+
+
+def test_silent_pool_mismatch_states_wrong_values(broken):
+    """MAX_POOL_2D copies integers: its output read with its own (2x) scale is not the
+    max of its input's real values (the interpreter's tensors, all preserved)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=str(broken["pool_output"]), experimental_preserve_all_tensors=True,
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    it.allocate_tensors()
+    d = it.get_input_details()[0]
+    x = np.load(SAMPLES / "digits_calib.npy")[:1]
+    it.set_tensor(d["index"], np.clip(np.round(x / d["quantization"][0]) + d["quantization"][1],
+                                      -128, 127).astype(np.int8).reshape(d["shape"]))
+    it.invoke()
+    pool = next(n for n in modelkit.load(broken["pool_output"]).graphs[0].nodes
+                if n.op == "MAX_POOL_2D")
+    xin, yout = pool.inputs[0], pool.outputs[0]
+    real_in = xin.quant.dequantize(it.get_tensor(xin.index))
+    real_out = yout.quant.dequantize(it.get_tensor(yout.index))
+    expected = real_in.reshape(1, 3, 2, 3, 2, 16).max(axis=(2, 4))
+    assert np.abs(real_out - expected).max() > float(yout.quant.scale[0])
+    assert [f.node for f in check_model(modelkit.load(broken["pool_output"])).errors] == [2, 6]
+
+
 def test_silent_bias_error_changes_outputs(broken):
     """What check calls silently wrong is: the interpreter's outputs move by >1 step."""
     x = np.load(SAMPLES / "digits_calib.npy")[:20]
@@ -128,7 +158,7 @@ def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
 FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",
            "uint8_conv_bias", "concat_scales", "pool_output", "softmax_output",
            "logistic_output", "log_softmax_output", "int16_softmax_output",
-           "int16_conv_bias"]
+           "int16_conv_bias", "pool_zero_point", "reshape_output"]
 
 
 @pytest.mark.parametrize("name", FIXABLE)

@@ -159,11 +159,31 @@ def concat_scales():
 
 
 def pool_output():
-    """MAX_POOL_2D whose output has 2x the input scale: the kernel copies ints, so wrong."""
+    """MAX_POOL_2D whose output has 2x the input scale: the kernel copies ints, so its
+    stated values are wrong (the flatten RESHAPE after it then reads them at 2x and
+    writes them at 1x: a second mismatch that happens to cancel the first)."""
     m = _load("digits_int8.tflite")
     pool = _node(m, "MAX_POOL_2D")
     x, y = pool.inputs[0], pool.outputs[0]
     y.quant = _q(x.quant.scale * 2, x.quant.zero_point, None, x.quant.storage)
+    return m
+
+
+def pool_zero_point():
+    """MAX_POOL_2D whose output zero point is the input's + 10 (same scale)."""
+    m = _load("digits_int8.tflite")
+    pool = _node(m, "MAX_POOL_2D")
+    x, y = pool.inputs[0], pool.outputs[0]
+    y.quant = _q(x.quant.scale, x.quant.zero_point + 10, None, x.quant.storage)
+    return m
+
+
+def reshape_output():
+    """RESHAPE (the flatten) whose output scale is 1.25x its input's: bytes are copied."""
+    m = _load("digits_int8.tflite")
+    node = _node(m, "RESHAPE")
+    x, y = node.inputs[0], node.outputs[0]
+    y.quant = _q(x.quant.scale * 1.25, x.quant.zero_point, None, x.quant.storage)
     return m
 
 
@@ -281,7 +301,8 @@ MAKERS: dict[str, Callable] = {
                             softmax_output, logistic_output, concat_scales, pool_output,
                             uint8_conv_bias, int16_fc_zero_point, conv_bias_int64,
                             fc_per_channel_axis, conv_filter_axis, log_softmax_output,
-                            l2_pool_int8, int16_softmax_output, int16_conv_bias)
+                            l2_pool_int8, int16_softmax_output, int16_conv_bias,
+                            pool_zero_point, reshape_output)
 }
 
 
