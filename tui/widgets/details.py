@@ -16,6 +16,8 @@ from modelkit.ir import QuantParams, Value
 from tui.model_index import ModelIndex, Page, Target, quant_range
 from tui.tensor_stats import fmt_num, render_values, tensor_values
 
+# Labels of the facts are padded to this width; longer ones take their own room.
+LABEL_WIDTH = 16
 # Tensors up to this many elements are summarized at once; bigger ones in a worker thread.
 SYNC_ELEMENTS = 1 << 14
 
@@ -73,7 +75,8 @@ class DetailsView(VerticalScroll):
         self.page = page
         self.query_one("#details-title", Static).update(Content.assemble(
             (page.kind, "$text-muted"), "  ", (page.title, "bold $text-accent")))
-        width = max((len(k) for k, _ in page.header), default=0)
+        # NOTE: one long label (an attribute name) must not push every value right.
+        width = min(max((len(k) for k, _ in page.header), default=0), LABEL_WIDTH)
         facts = Content("\n").join(
             Content.assemble((f"{k:<{width}}  ", "$text-muted"), v) for k, v in page.header)
         self.query_one("#details-facts", Static).update(facts)
