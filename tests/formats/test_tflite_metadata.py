@@ -340,3 +340,36 @@ async def test_browse_summary_shows_metadata(model_with_metadata):
         shown = static_text(app, "#summary-text")
     assert shown.rstrip("\n") == run_cli("summarize", str(model_with_metadata)).stdout.rstrip("\n")
     assert "Digits classifier" in shown and "10 label(s): zero, one" in shown
+
+
+def test_conversion_tables_are_up_to_date():
+    """metadata_tables' ConversionMetadata layout is what TensorFlow's generated module says."""
+    from modelkit.formats.tflite import metadata_gen
+    from modelkit.formats.tflite._gen_schema_tables import collect
+
+    mod = _conversion_schema_module()
+    tables, enums = collect(mod)
+    assert (tables, enums) == (T.CONVERSION_TABLES, T.CONVERSION_ENUMS), \
+        "regenerate: python -m modelkit.formats.tflite.metadata_gen"
+    assert metadata_gen.targets(mod, tables) == T.CONVERSION_TARGETS
+
+
+def test_metadata_tables_are_up_to_date():
+    mod = _metadata_schema_module()
+    if mod is None:
+        pytest.skip("metadata_schema_py_generated (mediapipe wheel) is not available")
+    from modelkit.formats.tflite import metadata_gen
+    from modelkit.formats.tflite._gen_schema_tables import collect
+
+    tables, enums = collect(mod)
+    assert (tables, enums) == (T.METADATA_TABLES, T.METADATA_ENUMS)
+    assert metadata_gen.targets(mod, tables) == T.METADATA_TARGETS
+    assert metadata_gen.identifier(mod, "ModelMetadata") == T.METADATA_IDENTIFIER == "M001"
+
+
+def test_enum_fields_name_schema_fields_and_enums():
+    """Every enum-typed field named by hand exists in the generated layouts, with its enum."""
+    for (table, field), enum in md.ENUM_FIELDS.items():
+        layout = T.METADATA_TABLES.get(table) or T.CONVERSION_TABLES[table]
+        assert field in {f[0] for f in layout}
+        assert enum in T.METADATA_ENUMS or enum in T.CONVERSION_ENUMS
