@@ -229,6 +229,25 @@ class _Reverser:
                  rest[2 * i + 1] if 2 * i + 1 < len(rest) else None) for i in range(count)]
 
 
+def float_outputs(graph: Graph, outputs: list[str]) -> list[str]:
+    """The outputs that are not eight-bit glue.
+
+    quantize_nodes leaves dead QuantizeV2 branches, which output detection sees
+    as sinks; they are no outputs of the float model.
+
+    Raises:
+        TransformError: nothing but glue is left.
+    """
+    by_name = {n.name: n for n in graph.nodes}
+    kept = [o for o in outputs
+            if o not in by_name or not (by_name[o].op in GLUE_OPS - {"Dequantize"}
+                                        or by_name[o].op.startswith("Quantized"))]
+    if outputs and not kept:
+        raise TransformError(f"the outputs ({', '.join(outputs[:5])}) are all eight-bit "
+                             f"glue; name the float outputs with --outputs")
+    return kept
+
+
 def reverse_graph(graph: Graph, outputs: list[str], inputs: list[str]) -> tuple[int, int]:
     """Dequantize `graph` in place.
 
@@ -286,7 +305,7 @@ def dequantize_legacy(model: Model, params: Params, ctx: PassContext) -> PassRes
     """Reverse TF1 legacy quantization: quantized weights, Quantized* ops and their glue."""
     out = clone_model(model)
     graph = out.main
-    outputs = params.list("outputs") or output_names(graph, ctx)
+    outputs = float_outputs(graph, params.list("outputs") or output_names(graph, ctx))
     inputs = [i.split(":")[0] for i in ctx.inputs]
     replaced, created = reverse_graph(graph, outputs, inputs)
     if not replaced and not created:
