@@ -7,6 +7,9 @@ inputs: from the start) to the op that last reads it (graph outputs: to the end)
 buffers are 16-byte aligned, placed largest first, each at the lowest offset where
 it overlaps no placed buffer that is alive at the same time.
 
+Scratch buffers the reference kernels request in Prepare (transpose convolution
+accumulators, reduction accumulators, unpacked int4 filters) live during their op.
+
 The tail (persistent allocations: TfLiteEvalTensor per tensor, NodeAndRegistration
 per node, TfLiteTensor for inputs and outputs, kernels' op data such as per-channel
 multipliers) is estimated from counts; the sizes are those TFLM's
@@ -70,7 +73,8 @@ class _Life:
     order: int  # the tensor's place in Micro's allocation-info array
 
 
-def _lifetimes(model: Model) -> dict[int, tuple[Value, _Life]]:
+def _lifetimes(model: Model, op_scopes: dict[tuple[int, int], tuple[int, int]] | None = None
+               ) -> dict[int, tuple[Value, _Life]]:
     """Lifetimes as TFLM's AllocationInfoBuilder::MarkAllocationLifetimes marks them.
 
     One scope counter over the whole run: a subgraph's inputs are created at entry;
@@ -108,14 +112,18 @@ def _lifetimes(model: Model) -> dict[int, tuple[Value, _Life]]:
         for v in graph.inputs:
             created(v)
             used(v)
-        for node in graph.nodes:
+        for ni, node in enumerate(graph.nodes):
             scope[0] += 1
+            start = scope[0]
             for v in node.outputs:
                 created(v)
             for sub in _called(node):
                 if depth < 16 and 0 <= sub < len(model.graphs):
                     scope[0] += 1
                     mark(sub, depth + 1)
+            if op_scopes is not None:
+                first, last = op_scopes.get((gi, ni), (start, scope[0]))
+                op_scopes[(gi, ni)] = (min(first, start), max(last, scope[0]))
             for v in node.inputs:
                 used(v)
             for v in node.outputs:
@@ -126,6 +134,43 @@ def _lifetimes(model: Model) -> dict[int, tuple[Value, _Life]]:
 
     mark(0, 0)
     return lives
+
+
+def _elements(v: Value | None) -> int:
+    if v is None or v.shape is None or any(d is None for d in v.shape):
+        return 0
+    n = 1
+    for d in v.shape:
+        n *= int(d)  # type: ignore[arg-type]
+    return n
+
+
+def scratch_requests(node: Node) -> list[int]:
+    """Bytes of each scratch buffer the reference kernel requests in Prepare, in order.
+
+    From tflite-micro kernels: transpose_conv.cc (int32/int64 accumulators per output
+    element), conv_common.cc / depthwise_conv_common.cc / fully_connected.cc (int4
+    filters unpacked), reduce_common.cc (MEAN/SUM accumulators; iterator and axis
+    arrays for every reduction).
+    """
+    ins, op = node.inputs, node.op
+    out = node.outputs[0] if node.outputs else None
+    x = ins[0] if ins else None
+    if op == "TRANSPOSE_CONV":
+        x = ins[2] if len(ins) > 2 else None
+        width = {DType.INT8: 4, DType.INT16: 8}.get(x.dtype if x is not None else None)
+        return [width * _elements(out)] if width else []
+    if op in _WEIGHT_OPS:
+        w = ins[1] if len(ins) > 1 else None
+        return [_elements(w)] if w is not None and w.dtype == DType.INT4 else []
+    if op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ALL"):
+        axis = ins[1] if len(ins) > 1 else None
+        rank = len(x.shape) if x is not None and x.shape is not None else 0
+        out_list = []
+        if op in ("MEAN", "SUM") and x is not None and x.dtype in (DType.INT8, DType.INT16):
+            out_list.append(4 * _elements(out))
+        return out_list + [4 * rank, 4 * _elements(axis)]
+    return []
 
 
 def _called(node: Node) -> list[int]:
@@ -193,7 +238,8 @@ def plan_arena(model: Model) -> ArenaPlan:
     "uninitialized" lifetime (-1, -1): they overlap one another and nothing else
     (measured: a model with a second entry subgraph).
     """
-    lives = _lifetimes(model)
+    op_scopes: dict[tuple[int, int], tuple[int, int]] = {}
+    lives = _lifetimes(model, op_scopes)
     buffers = []
     order = 0
     for g in model.graphs:
@@ -205,6 +251,13 @@ def plan_arena(model: Model) -> ArenaPlan:
             elif _planned(v) and v.nbytes:
                 buffers.append((f"{order}:{v.name}", _align(v.nbytes), -1, -1))
             order += 1
+    # Scratch buffers follow the tensors, in the order the kernels' Prepare asks for them.
+    for gi, g in enumerate(model.graphs):
+        for ni, node in enumerate(g.nodes):
+            first, last = op_scopes.get((gi, ni), (-1, -1))
+            for k, size in enumerate(scratch_requests(node)):
+                buffers.append((f"{order}:scratch {gi}/{ni}/{k}", _align(size), first, last))
+                order += 1
     buffers = [b for b in buffers if b[1]]
     head, offsets = greedy_plan(buffers)
     return ArenaPlan(head, _tail(model), {k.split(":", 1)[1]: o for k, o in offsets.items()})

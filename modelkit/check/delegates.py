@@ -38,9 +38,15 @@ GPU_OPS = frozenset({
     "SPLIT_V", "SQRT", "SQUARE", "SQUARED_DIFFERENCE", "STRIDED_SLICE", "SUB", "SUM", "TANH",
     "TILE", "TRANSPOSE", "TRANSPOSE_CONV", "UNPACK",
 })
-# Handlers that check CheckTensorFloatType on their input (VisitAveragePool2DNode,
-# VisitSoftmaxNode): quantized nodes of these ops are handed back.
-_XNN_FLOAT_ONLY = frozenset({"AVERAGE_POOL_2D", "SOFTMAX"})
+# Handlers that take these ops in float only (CheckTensorFloatType in VisitUnaryNode,
+# VisitBinaryNode, VisitAveragePool2DNode, VisitSoftmaxNode): quantized nodes of these
+# ops are handed back. ELU takes int8 too; LOGISTIC/TANH/LEAKY_RELU/ADD/MUL/SUB take
+# int8 and uint8.
+_XNN_FLOAT_ONLY = frozenset({
+    "AVERAGE_POOL_2D", "SOFTMAX", "ABS", "CEIL", "COS", "EXP", "FLOOR", "GELU", "HARD_SWISH",
+    "LOG", "NEG", "RELU_N1_TO_1", "RELU", "RELU6", "ROUND", "RSQRT", "SIN", "SQRT", "SQUARE",
+    "DIV", "MAXIMUM", "MINIMUM", "PRELU", "SQUARED_DIFFERENCE",
+})
 _XNN_TYPES = frozenset({DType.FLOAT32, DType.INT8, DType.UINT8, DType.FLOAT16, DType.INT4})
 _GPU_TYPES = frozenset({DType.FLOAT32, DType.FLOAT16})
 

@@ -48,7 +48,8 @@ def test_tflite_target_agrees_with_builtin_interpreter(broken, name):
 
 
 @pytest.mark.parametrize("path", TFLITE_SAMPLES + [ROOT / "tests/data/sparse_fc.tflite",
-                                                   ROOT / "tests/data/mixed_int8.tflite"],
+                                                   ROOT / "tests/data/mixed_int8.tflite",
+                                                   ROOT / "tests/data/tconv_int8.tflite"],
                          ids=lambda p: p.name)
 def test_samples_the_interpreter_prepares_have_no_error(path):
     assert litert_failure(path) is None
@@ -108,7 +109,7 @@ def test_silent_bias_error_changes_outputs(broken):
 MICRO_CASES = sorted(make_broken_models.MAKERS) + ["digits_dynamic", "digits_fp16",
                                                    "digits_int8", "digits_float",
                                                    "digits_int16x8", "sparse_fc", "mixed_int8",
-                                                   "control_flow"]
+                                                   "control_flow", "tconv_int8"]
 
 
 def _path(broken, name):
@@ -141,7 +142,7 @@ def test_micro_target_agrees_with_tflite_micro(broken, name):
 
 @pytest.mark.parametrize("name", ["digits_int8", "digits_float", "digits_int16x8",
                                   "digits_dynamic", "digits_fp16", "digits_uint8_legacy",
-                                  "control_flow", "mixed_int8"])
+                                  "control_flow", "mixed_int8", "tconv_int8"])
 def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
     """The default interpreter applies XNNPACK; each partition it takes is one DELEGATE
     node in its execution plan."""

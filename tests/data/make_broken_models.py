@@ -6,8 +6,8 @@ points, wrong softmax/logistic output parameters, per-channel scale counts that 
 not match, concatenations of differently scaled inputs, pooling/reshape with other
 output parameters than input ones. `python tests/data/make_broken_models.py OUT`
 writes them all as OUT/<name>.tflite (the demo uses `fc_bias_per_tensor`);
-`python tests/data/make_broken_models.py --mixed tests/data/mixed_int8.tflite` remakes
-the committed converter-made int8 model (needs TensorFlow).
+`python tests/data/make_broken_models.py --real tests/data` remakes the committed
+converter-made int8 models (mixed_int8, tconv_int8; needs TensorFlow).
 """
 
 from __future__ import annotations
@@ -295,6 +295,32 @@ def make_mixed_int8(path: str | Path) -> None:
     Path(path).write_bytes(conv.convert())
 
 
+def make_tconv_int8(path: str | Path) -> None:
+    """tests/data/tconv_int8.tflite: int8 TRANSPOSE_CONV, RELU, CONV_2D, RESHAPE,
+    FULLY_CONNECTED from TF's converter (Micro requests a scratch buffer for the
+    transpose convolution's accumulators). Needs TensorFlow; the file is committed."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    inp = tf.keras.Input((8, 8, 4), batch_size=1)
+    x = tf.keras.layers.Conv2DTranspose(8, 3, strides=2, padding="same", activation="relu")(inp)
+    x = tf.keras.layers.Conv2D(4, 3, padding="same")(x)
+    out = tf.keras.layers.Dense(10)(tf.keras.layers.Reshape((16 * 16 * 4,))(x))
+
+    def rep():
+        for _ in range(10):
+            yield [rng.random((1, 8, 8, 4), dtype=np.float32)]
+
+    conv = tf.lite.TFLiteConverter.from_keras_model(tf.keras.Model(inp, out))
+    conv.optimizations = [tf.lite.Optimize.DEFAULT]
+    conv.representative_dataset = rep
+    conv.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = conv.inference_output_type = tf.int8
+    Path(path).write_bytes(conv.convert())
+
+
+REAL_MAKERS: dict[str, Callable] = {"mixed_int8": make_mixed_int8, "tconv_int8": make_tconv_int8}
+
 MAKERS: dict[str, Callable] = {
     f.__name__: f for f in (fc_bias_per_tensor, fc_bias_per_tensor_small, conv_bias_per_channel,
                             fc_bias_per_channel, conv_filter_zero_point, conv_scale_count,
@@ -317,8 +343,9 @@ def write(name: str, path: str | Path, *, force: bool = True) -> Path:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) > 2 and argv[1] == "--mixed":
-        make_mixed_int8(argv[2])
+    if len(argv) > 2 and argv[1] == "--real":
+        for name in argv[3:] or list(REAL_MAKERS):
+            REAL_MAKERS[name](Path(argv[2]) / f"{name}.tflite")
         return 0
     out = Path(argv[1] if len(argv) > 1 else "build/broken")
     names = argv[2:] or list(MAKERS)
