@@ -55,8 +55,10 @@ def main() -> int:
         f"TF_VERSION = {tf.__version__!r}",
         "",
         "# op -> (is_stateful, {attr: base64 serialized AttrValue default},",
-        "#        outputs: ((arg name, type enum or 0, type_attr, number_attr, type_list_attr), ...))",
-        "OPS: dict[str, tuple[bool, dict[str, str], tuple[tuple[str, int, str, str, str], ...]]] = {",
+        "#        outputs: ((arg name, type enum or 0, type_attr, number_attr,",
+        "#                   type_list_attr), ...))",
+        "OPS: dict[str, tuple[bool, dict[str, str],",
+        "                     tuple[tuple[str, int, str, str, str], ...]]] = {",
     ]
     for name, (stateful, defaults, outputs) in ops.items():
         lines.append(f"    {name!r}: ({stateful!r}, {defaults!r}, {outputs!r}),")

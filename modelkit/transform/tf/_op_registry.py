@@ -6,8 +6,10 @@
 TF_VERSION = '2.21.0'
 
 # op -> (is_stateful, {attr: base64 serialized AttrValue default},
-#        outputs: ((arg name, type enum or 0, type_attr, number_attr, type_list_attr), ...))
-OPS: dict[str, tuple[bool, dict[str, str], tuple[tuple[str, int, str, str, str], ...]]] = {
+#        outputs: ((arg name, type enum or 0, type_attr, number_attr,
+#                   type_list_attr), ...))
+OPS: dict[str, tuple[bool, dict[str, str],
+                     tuple[tuple[str, int, str, str, str], ...]]] = {
     'A': (False, {}, (('out', 1, '', '', ''),)),
     'Abort': (False, {'error_msg': 'EgA=', 'exit_without_error': 'KAA='}, ()),
     'Abs': (False, {}, (('y', 0, 'T', '', ''),)),

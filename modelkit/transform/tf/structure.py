@@ -28,7 +28,7 @@ def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
-# ----------------------------------------------------------------------------- strip_unused_nodes
+# ------------------------------------------------------------------------------ strip_unused_nodes
 
 @register("strip_unused_nodes", params=[
     Param("type", "dtype of Placeholders made for inputs that are not Placeholders", "float"),
@@ -119,7 +119,7 @@ def _to_placeholder(g: Graph, node: Node, dtype, shape: tuple[int, ...]) -> Node
     return ph
 
 
-# ----------------------------------------------------------------------------- remove_nodes
+# ------------------------------------------------------------------------------------ remove_nodes
 
 @register("remove_nodes", example="remove_nodes(op=Identity)", params=[
     Param("op", "op type to remove (repeat for several)", required=True, repeated=True),
@@ -195,7 +195,7 @@ def _remove_sweep(g: Graph, op: str, keep: set[str]) -> int:
     return len(doomed)
 
 
-# ----------------------------------------------------------------------------- sort_by_execution_order
+# ------------------------------------------------------------------------- sort_by_execution_order
 
 def execution_order(nodes: list[Node]) -> list[Node]:
     """TF's SortByExecutionOrder (transform_utils.cc): a topological order, using a
@@ -252,7 +252,7 @@ def sort_by_execution_order(model: Model, params: Params, ctx: PassContext) -> P
     return PassResult(out, moved > 0, [f"moved {_plural(moved, 'node')}"] if moved else [])
 
 
-# ----------------------------------------------------------------------------- merge_duplicate_nodes
+# --------------------------------------------------------------------------- merge_duplicate_nodes
 
 def _node_key(node: Node, keep: set[str]) -> tuple:
     """What TF's HashNodeDef hashes, without the data of tensor attrs (compared later)."""
@@ -372,7 +372,7 @@ def merge_duplicate_nodes(model: Model, params: Params, ctx: PassContext) -> Pas
     return PassResult(out, n > 0, [f"merged {_plural(n, 'node')}"] if n else [])
 
 
-# ----------------------------------------------------------------------------- attrs, ops, names
+# ------------------------------------------------------------------------------- attrs, ops, names
 
 @register("remove_attribute", example="remove_attribute(op_name=Mul, attribute_name=foo)", params=[
     Param("attribute_name", "the attr to delete", required=True),
@@ -388,7 +388,9 @@ def remove_attribute(model: Model, params: Params, ctx: PassContext) -> PassResu
     return PassResult(out, n > 0, [f"removed '{attr}' from {_plural(n, 'node')}"] if n else [])
 
 
-@register("rename_attribute", example="rename_attribute(old_attribute_name=foo, new_attribute_name=bar)", params=[
+@register("rename_attribute",
+          example="rename_attribute(old_attribute_name=foo, new_attribute_name=bar)",
+          params=[
     Param("old_attribute_name", "the attr to rename", required=True),
     Param("new_attribute_name", "its new name", required=True),
     Param("op_name", "only on nodes of this op (default: every node)", "*"),
@@ -434,7 +436,9 @@ def _rename_node(node: Node, new_name: str) -> None:
             v.name = f"{new_name}:{port}"
 
 
-@register("rename_node", example="rename_node(old_node_name=super/deep/output, new_node_name=output)", params=[
+@register("rename_node",
+          example="rename_node(old_node_name=super/deep/output, new_node_name=output)",
+          params=[
     Param("old_node_name", "the node to rename", required=True),
     Param("new_node_name", "its new name (must be free)", required=True),
 ], doc="rename one node and every reference to it")
@@ -520,7 +524,7 @@ def obfuscate_names(model: Model, params: Params, ctx: PassContext) -> PassResul
     return PassResult(out, renamed > 0, notes)
 
 
-# ----------------------------------------------------------------------------- devices, control deps
+# --------------------------------------------------------------------------- devices, control deps
 
 @register("remove_device", doc="clear every node's device")
 def remove_device(model: Model, params: Params, ctx: PassContext) -> PassResult:
@@ -563,7 +567,7 @@ def remove_control_dependencies(model: Model, params: Params, ctx: PassContext) 
     return PassResult(out, n > 0, [f"removed {_plural(n, 'control input')}"] if n else [])
 
 
-# ----------------------------------------------------------------------------- add_default_attributes
+# -------------------------------------------------------------------------- add_default_attributes
 
 @register("add_default_attributes", doc="add the op registry's default value of every "
           "attr a node leaves out")
@@ -595,7 +599,7 @@ def add_default_attributes(model: Model, params: Params, ctx: PassContext) -> Pa
     return PassResult(out, added > 0, notes)
 
 
-# ----------------------------------------------------------------------------- backports
+# --------------------------------------------------------------------------------------- backports
 
 @register("backport_concatv2", doc="rewrite ConcatV2 as the older Concat (axis first)")
 def backport_concatv2(model: Model, params: Params, ctx: PassContext) -> PassResult:
@@ -653,7 +657,7 @@ def backport_tensor_array_v3(model: Model, params: Params, ctx: PassContext) -> 
     return PassResult(out, n > 0, [f"rewrote {_plural(n, 'node')}"] if n else [])
 
 
-# ----------------------------------------------------------------------------- insert_logging
+# ---------------------------------------------------------------------------------- insert_logging
 
 @register("insert_logging", params=[
     Param("op", "log nodes of this op (repeatable; default every op)", repeated=True),
@@ -716,7 +720,7 @@ def insert_logging(model: Model, params: Params, ctx: PassContext) -> PassResult
     return PassResult(out, added > 0, [f"added {_plural(added, 'Print node')}"] if added else [])
 
 
-# ----------------------------------------------------------------------------- inline_partitionedcall
+# -------------------------------------------------------------------------- inline_partitionedcall
 
 @register("inline_partitionedcall", doc="replace PartitionedCall nodes by the body of the "
           "function they call")
@@ -825,7 +829,7 @@ def _arg_ports(op: str, node: Node) -> dict[str, int] | None:
     return output_arg_ports(op, node)
 
 
-# ----------------------------------------------------------------------------- sparsify_gather
+# --------------------------------------------------------------------------------- sparsify_gather
 
 @register("sparsify_gather", params=[
     Param("input_checkpoint", "checkpoint prefix holding the embedding tables"),
