@@ -104,12 +104,18 @@ def test_sparsify_gather_is_refused_with_the_reason():
 
 
 def test_op_registry_table_matches_tensorflow():
-    """The committed table is what the installed TF's registry says."""
+    """The committed table is what the installed TF's registry says.
+
+    Other libraries loaded in the same process (LiteRT's custom ops) may add ops
+    to the registry; every op of the table must be there with the same facts.
+    """
     from modelkit.transform.tf import _gen_op_registry, _op_registry
 
     live = _gen_op_registry.collect()
-    assert {k: tuple(v) for k, v in _op_registry.OPS.items()} == \
-        {k: (s, d, tuple(tuple(o) for o in outs)) for k, (s, d, outs) in live.items()}
+    assert len(_op_registry.OPS) > 1500
+    for name, (stateful, defaults, outputs) in _op_registry.OPS.items():
+        assert name in live, name
+        assert live[name] == (stateful, defaults, tuple(tuple(o) for o in outputs)), name
 
 
 @pytest.mark.parametrize("spec,expected", [
