@@ -149,6 +149,8 @@ def _tensor_metadata_line(role: str, t: dict) -> list[str]:
             size = props["default_size"]
             kind += f" {size.get('width', '?')}x{size.get('height', '?')}"
         parts.append(kind)
+    if t.get("dimension_names"):
+        parts.append("dims " + ",".join(t["dimension_names"]))
     for unit in t.get("process_units", ()):
         opts = unit.get("options") or {}
         if unit.get("options_type") == "NormalizationOptions":
