@@ -184,3 +184,25 @@ def test_pass_leaves_its_input_model_unchanged(cases):
             "obfuscate_names backport_concatv2 insert_logging remove_device")
     run_passes(model, parse_spec(spec), PassContext(inputs, outputs))
     assert to_graphdef(model).SerializeToString(deterministic=True) == before
+
+
+def test_insert_logging_on_a_multi_output_node_still_runs():
+    """A Split whose second output alone is used: TF types the Print's data with
+    both outputs for one data input; the Print here lists the logged outputs' types."""
+    import tensorflow as tf
+
+    g = tf.Graph()
+    with g.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, [4], name="x")
+        parts = tf.split(x, 2, name="split")
+        tf.identity(parts[1] * 2.0, name="out")
+    data = g.as_graph_def().SerializeToString()
+    feeds = {"x": np.arange(4, dtype=np.float32)}
+    ours, _ = modelkit_transform(data, ["x"], ["out"], "insert_logging(op=Split)")
+    printer = next(n for n in ours.node if n.name == "split__print__")
+    assert list(printer.input) == ["split", "split:1"]
+    assert len(printer.attr["U"].list.type) == 1
+    np.testing.assert_array_equal(run_graph(ours, feeds, ["out"])[0], [4.0, 6.0])
+    theirs = tf_transform(data, ["x"], ["out"], "insert_logging(op=Split)")
+    assert len(next(n for n in theirs.node if n.name == "split__print__")
+               .attr["U"].list.type) == 2

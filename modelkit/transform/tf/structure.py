@@ -706,11 +706,13 @@ def insert_logging(model: Model, params: Params, ctx: PassContext) -> PassResult
         text = (f";{node.op};" if show_op else "") + (f";{name};" if show_name else "") + message
         users = list(node.outputs[0].consumers)
         graph_out = node.outputs[0] in g.outputs
-        inputs = [node.outputs[0]] + [node.outputs[i] for i in sorted(used[node.name])
-                                      if i < len(node.outputs)]
+        ports = [i for i in sorted(used[node.name]) if i < len(node.outputs)]
+        inputs = [node.outputs[0]] + [node.outputs[i] for i in ports]
+        # NOTE: TF sets U to every output's type, which only fits the data inputs
+        # when every output is used; the types of the logged outputs always fit.
         pr = new_node(g, name, "Print", inputs,
                       {"message": text, "first_n": first_n, "summarize": summarize,
-                       "T": types[0], "U": list(types)},
+                       "T": types[0], "U": [types[i] for i in ports if i < len(types)]},
                       kinds={"U": "list.type"}, outputs=[types[0]], after=node)
         for user, pos in users:
             user.set_input(pos, pr.outputs[0])
