@@ -249,13 +249,39 @@ def quant_graph() -> tuple[bytes, list[str], list[str]]:
     return g.as_graph_def().SerializeToString(), ["x"], ["out"]
 
 
+def fake_quant_graph() -> tuple[bytes, list[str], list[str]]:
+    """Trained ranges: FakeQuantWithMinMaxVars right after a BiasAdd, and after a
+    Relu -> MaxPool chain (which quantize_nodes hoists the FakeQuant through)."""
+    tf, v1 = _v1()
+    raw = tf.raw_ops
+    rng = np.random.default_rng(9)
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [1, 8, 8, 3], name="x")
+        c = tf.nn.conv2d(x, _const(rng, [3, 3, 3, 4], "w", 0.3), [1, 1, 1, 1], "SAME",
+                         name="conv")
+        c = tf.nn.bias_add(c, _const(rng, [4], "b", 0.1), name="bias")
+        f1 = raw.FakeQuantWithMinMaxVars(inputs=c, min=tf.constant(-3.0, name="fq1/min"),
+                                         max=tf.constant(5.0, name="fq1/max"), name="fq1")
+        p = tf.nn.max_pool2d(tf.nn.relu(f1, name="relu"), 2, 2, "VALID", name="pool")
+        c2 = tf.nn.conv2d(p, _const(rng, [1, 1, 4, 4], "w2", 0.3), [1, 1, 1, 1], "SAME",
+                          name="conv2")
+        p2 = tf.nn.max_pool2d(tf.nn.relu(c2, name="relu2"), 2, 2, "VALID", name="pool2")
+        f2 = raw.FakeQuantWithMinMaxVars(inputs=p2, min=tf.constant(0.0, name="fq2/min"),
+                                         max=tf.constant(6.0, name="fq2/max"), name="fq2")
+        tf.matmul(tf.reshape(f2, [1, 16], name="flat"), _const(rng, [16, 5], "wm", 0.3),
+                  name="out")
+    return g.as_graph_def().SerializeToString(), ["x"], ["out"]
+
+
 @pytest.fixture(scope="module")
 def graphs(tmp_path_factory) -> dict[str, tuple[Path, bytes, list[str], list[str]]]:
     out = {}
     folder = tmp_path_factory.mktemp("numeric")
     for name, build in (("bn", bn_graph), ("bn_v1", lambda: bn_graph("V1")),
                         ("bn_v2", lambda: bn_graph("V2")), ("old_bn", old_bn_graph),
-                        ("fold", fold_graph), ("fuse", fuse_graph), ("quant", quant_graph)):
+                        ("fold", fold_graph), ("fuse", fuse_graph), ("quant", quant_graph),
+                        ("fq", fake_quant_graph)):
         data, ins, outs = build()
         path = folder / f"{name}.pb"
         path.write_bytes(data)
@@ -314,6 +340,7 @@ CASES = [
     ("quant", "quantize_nodes(fallback_min=-10, fallback_max=20)"),
     ("quant", "quantize_nodes(input_min=0, input_max=1)"),
     ("quant", "quantize_nodes(ignore_op=Concat, ignore_op=Relu6)"),
+    ("fq", "quantize_nodes"),
     ("digits", "fold_constants(ignore_errors=true) strip_unused_nodes(type=float, "
                "shape=\"1,8,8,1\") quantize_weights quantize_nodes"),
     ("digits", DEPLOY_CHAIN),
@@ -348,6 +375,14 @@ def test_same_as_tf(graphs, graph: str, spec: str) -> None:
     want = run_graph(ref.SerializeToString(), feeds, outs)
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-4 * float(np.abs(w).max() + 1e-30))
+
+
+@pytest.mark.parametrize("graph", ["quant", "fq"])
+def test_quantize_nodes_nodedefs_identical(graphs, graph: str) -> None:
+    """quantize_nodes writes TF's NodeDefs byte for byte (names, inputs, attrs)."""
+    path, data, ins, outs = graphs[graph]
+    assert normalized_nodes(ours(path, ins, outs, "quantize_nodes")) == normalized_nodes(
+        tf_transform(data, ins, outs, "quantize_nodes"))
 
 
 def test_quantize_nodes_nodedefs_identical_to_tf(graphs) -> None:

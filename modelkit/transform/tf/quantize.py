@@ -33,8 +33,9 @@ from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
 from modelkit.quant.legacy import quantize_min_first
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
-from modelkit.transform.tf._graph import (const_array, copy_attrs, merge_duplicates_tf, set_const,
-                                          set_spelling, spelled_inputs)
+from modelkit.transform.tf._graph import (const_array, copy_attrs, find_matches,
+                                          merge_duplicates_tf, set_const, set_spelling,
+                                          spelled_inputs, used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name, required_names
 
 _FLT_MAX = float(np.finfo(np.float32).max)
@@ -233,13 +234,63 @@ def _quantize_placeholders(graph: Graph, rng: tuple[float, float]) -> None:
         graph.outputs = [deq.outputs[0] if v is ph.outputs[0] else v for v in graph.outputs]
 
 
-def _convert_fake_quants(graph: Graph) -> int:
-    """FakeQuantWithMinMaxVars(x, Const, Const) -> QuantizeV2(qint32) -> Requantize -> Dequantize."""
+_CONST = ("Const",)
+_FAKE_QUANT = ("FakeQuantWithMinMaxVars", [("*",), _CONST, _CONST])
+_ADJACENT_REQUANTIZES = (
+    "Requantize", [
+        ("QuantizeV2", [
+            ("Dequantize", [
+                ("Requantize", [("*",), ("*",), ("*",), ("RequantizationRange",),
+                                ("RequantizationRange",)]),
+                ("Requantize",), ("Requantize",)]),
+            _CONST, _CONST]),
+        ("QuantizeV2",), ("QuantizeV2",), _CONST, _CONST])
+
+
+def _hoist_fake_quants(graph: Graph) -> int:
+    """Move FakeQuantWithMinMaxVars up through chains of single-input ops (3, then 2,
+    then 1 deep), next to the op with the 32-bit result (TF's HoistFakeQuants)."""
     count = 0
-    for fq in [n for n in graph.nodes if n.op == "FakeQuantWithMinMaxVars"]:
-        if len(fq.inputs) != 3 or any(v is None or v.producer is None for v in fq.inputs):
-            continue
-        if fq.inputs[1].producer.op != "Const" or fq.inputs[2].producer.op != "Const":
+    for depth in (3, 2, 1):
+        chain: tuple = ("*",)
+        for _ in range(depth):
+            chain = ("*", [chain])
+        pattern = ("FakeQuantWithMinMaxVars", [chain, _CONST, _CONST])
+        for m, outside in [(m, used_outside(graph, m)) for m in find_matches(graph, pattern)]:
+            fq = m.node
+            linear: list[Node] = []
+            cur = m
+            for _ in range(depth + 1):
+                cur = cur.inputs[0]
+                linear.append(cur.node)
+            kept = {f"{fq.name}_hoisted", m.inputs[1].node.name, m.inputs[2].node.name,
+                    fq.name} | {n.name for n in linear[1:]}
+            if outside - kept:
+                continue
+            name = fq.name
+            top = linear[-2]
+            hoisted = new_node(graph, f"{name}_hoisted", fq.op,
+                               [top.inputs[0], fq.inputs[1], fq.inputs[2]], outputs=1,
+                               before=top)
+            hoisted.outputs[0].dtype = DType.FLOAT32
+            copy_attrs(fq, hoisted, list(fq.attrs))
+            top.set_input(0, hoisted.outputs[0])
+            _rename(fq, f"{name}__moved")
+            replace_uses(fq.outputs[0], linear[0].outputs[0], graph=graph)
+            remove_nodes(graph, [fq])
+            _rename(linear[0], name)
+            count += 1
+    return count
+
+
+def _convert_fake_quants(graph: Graph) -> int:
+    """FakeQuantWithMinMaxVars(x, Const, Const) -> QuantizeV2(qint32) -> Requantize with
+    the trained range -> Dequantize (TF's ConvertFakeQuantsToRequantize)."""
+    count = 0
+    for m, outside in [(m, used_outside(graph, m)) for m in find_matches(graph, _FAKE_QUANT)]:
+        fq = m.node
+        if outside - {fq.name, m.inputs[0].node.name, m.inputs[1].node.name,
+                      m.inputs[2].node.name}:
             continue
         prefix = f"{fq.name}_eightbit"
         x, lo, hi = fq.inputs
@@ -249,13 +300,41 @@ def _convert_fake_quants(graph: Graph) -> int:
         rq = new_node(graph, f"{prefix}/requantize", "Requantize",
                       [*q.outputs, lo, hi], {"Tinput": DType.QINT32, "out_type": DType.QUINT8},
                       outputs=[DType.QUINT8, DType.FLOAT32, DType.FLOAT32], before=fq)
+        _spell(rq, {0: q.outputs[0].name, 1: q.outputs[1].name, 2: q.outputs[2].name})
         name = fq.name
         _rename(fq, f"{name}__fake_quant")
         deq = new_node(graph, name, "Dequantize", list(rq.outputs),
                        {"T": DType.QUINT8, "mode": "MIN_FIRST"}, outputs=[DType.FLOAT32],
                        before=fq)
+        _spell(deq, [v.name for v in rq.outputs])
         replace_uses(fq.outputs[0], deq.outputs[0], graph=graph)
         remove_nodes(graph, [fq])
+        count += 1
+    return count
+
+
+def _merge_adjacent_requantizes(graph: Graph) -> int:
+    """A Requantize with a trained range after a dynamic one: the 32-bit result goes
+    straight into the trained one (TF's MergeAdjacentRequantizes)."""
+    count = 0
+    matches = [(m, used_outside(graph, m)) for m in find_matches(graph, _ADJACENT_REQUANTIZES)]
+    for m, outside in matches:
+        root = m.node
+        original = m.inputs[0].inputs[0].inputs[0].inputs[0].node
+        lo, hi = m.inputs[3].node, m.inputs[4].node
+        if outside - {original.name, lo.name, hi.name, root.name}:
+            continue
+        inner = m.inputs[0].inputs[0].inputs[0].node
+        sources = list(inner.inputs[:3])
+        for pos, v in enumerate(sources):
+            root.set_input(pos, v)
+        _spell(root, {0: f"{original.name}:0", 1: f"{original.name}:1",
+                      2: f"{original.name}:2"})
+        dead = [n for n in m.nodes() if n not in (root, original, lo, hi)]
+        for n in dead:
+            for k in range(len(n.inputs)):
+                n.set_input(k, None)
+        remove_nodes(graph, [n for n in dead if not any(v.consumers for v in n.outputs)])
         count += 1
     return count
 
@@ -391,6 +470,7 @@ def quantize_graph(graph: Graph, ctx: PassContext, *, ignore_ops: set[str],
     """quantize_nodes on `graph` in place; returns how many ops became eight-bit."""
     if input_range is not None:
         _quantize_placeholders(graph, input_range)
+    _hoist_fake_quants(graph)
     _convert_fake_quants(graph)
     ops = {k: v for k, v in OP_LIST.items() if k not in ignore_ops}
     count = 0
@@ -402,6 +482,7 @@ def quantize_graph(graph: Graph, ctx: PassContext, *, ignore_ops: set[str],
             continue
         _quantize_op(graph, node, info, fallback)
         count += 1
+    _merge_adjacent_requantizes(graph)
     keep = required_names(ctx)
     merge_duplicates_tf(graph, {node_name(k) for k in keep})
     outputs = {node_name(o) for o in ctx.outputs}
