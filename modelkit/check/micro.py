@@ -132,3 +132,29 @@ def _dynamic(ctx) -> Iterator[Hit]:
                   {"shape_signature": list(sig)},
                   fix="modelkit convert --input-shapes (static shapes) or resize the input "
                       "before converting")
+
+
+@rule("micro-softmax-input-scale", targets=("micro",), ops=("SOFTMAX",), dtypes=("int8",),
+      summary="An int8 SOFTMAX whose beta * input_scale * 2^26 is not above 1 (input scale "
+              "under about 1.5e-8, as untrained models with tiny logits get): TFLite Micro "
+              "aborts the process with no message.",
+      source="softmax_common.cc : CalculateSoftmaxParams -> quantization_util.cc : "
+             "PreprocessSoftmaxScaling -> QuantizeMultiplierGreaterThanOne "
+             "(TFLITE_CHECK_GT)")
+def _softmax_input_scale(ctx, node: Node) -> Iterator[Hit]:
+    from modelkit.check.tflite_kernels import f32, quant
+
+    x = node.inputs[0] if node.inputs else None
+    qx = quant(x)
+    if qx is None or x.dtype != DType.INT8:
+        return
+    beta = float(node.attrs.get("beta", 1.0))
+    multiplier = beta * f32(qx.scale[0]) * (1 << 26)
+    if multiplier > 1:
+        return
+    yield Hit("the process aborts in QuantizeMultiplierGreaterThanOne "
+              "(TFLITE_CHECK_GT(double_multiplier, 1.)) with no message", [x.name],
+              {"input_scale": f32(qx.scale[0]), "beta": beta,
+               "beta_x_input_scale_x_2^26": multiplier, "limit": 1.0},
+              explanation="LiteRT's default kernels take it (they use a lookup table); "
+                          "re-quantize the model so the logits get a larger scale")

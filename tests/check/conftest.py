@@ -84,5 +84,7 @@ def micro_result(path: Path) -> tuple[str | None, dict[str, int]]:
     sizes = {k: int(v) for k, v in re.findall(r"Arena allocation (\w+) (\d+) bytes", text)}
     if "FAIL" in p.stdout:
         return p.stderr.strip(), sizes
+    if p.returncode in (-6, 134):
+        return "Aborted", sizes  # a TFLITE_CHECK failed: abort() with no message
     assert "OK" in p.stdout, text
     return None, sizes

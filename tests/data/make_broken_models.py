@@ -255,6 +255,15 @@ def int16_softmax_output():
     return m
 
 
+def softmax_tiny_input():
+    """SOFTMAX whose input (FC 8's output) has scale 1e-9, as untrained models with tiny
+    logits get: TFLite Micro's int8 softmax aborts the process (no message)."""
+    m = _load("digits_int8.tflite")
+    x = _node(m, "SOFTMAX").inputs[0]
+    x.quant = _q([1e-9], x.quant.zero_point, None, x.quant.storage)
+    return m
+
+
 def int16_conv_bias():
     """The int16x8 model's CONV_2D 1 with its int64 bias ints quantized at 3x in*w[c]."""
     m = _load("digits_int16x8.tflite")
@@ -328,7 +337,7 @@ MAKERS: dict[str, Callable] = {
                             uint8_conv_bias, int16_fc_zero_point, conv_bias_int64,
                             fc_per_channel_axis, conv_filter_axis, log_softmax_output,
                             l2_pool_int8, int16_softmax_output, int16_conv_bias,
-                            pool_zero_point, reshape_output)
+                            pool_zero_point, reshape_output, softmax_tiny_input)
 }
 
 
