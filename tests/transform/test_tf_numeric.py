@@ -156,7 +156,8 @@ def fold_graph() -> tuple[bytes, list[str], list[str]]:
         r = tf.reshape(c, dims, name="r")
         t = tf.transpose(tf.transpose(r, name="t1"), name="t2")
         m = tf.math.rsqrt(tf.add(tf.square(t, name="sq"), 1.0, name="add1"), name="rsqrt")
-        m = tf.math.sqrt(tf.raw_ops.RealDiv(x=m, y=tf.constant(2.0, name="two_f"), name="div"), name="sqrt")
+        m = tf.raw_ops.RealDiv(x=m, y=tf.constant(2.0, name="two_f"), name="div")
+        m = tf.math.sqrt(m, name="sqrt")
         m = tf.subtract(m, tf.cast(tf.constant([[1, 2, 3], [4, 5, 6]], name="ints"),
                                    tf.float32, name="cast"), name="sub")
         f = tf.fill(tf.constant([2, 3], name="fdims"), tf.constant(0.25, name="fval"),

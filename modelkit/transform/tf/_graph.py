@@ -15,6 +15,13 @@ from modelkit.transform.base import PassContext, TransformError
 from modelkit.transform.tf._tfgraph import node_name
 
 
+def rename(node: Node, name: str) -> None:
+    """Give `node` a new name; its output Values follow (`name:port`)."""
+    node.name = name
+    for port, v in enumerate(node.outputs):
+        v.name = f"{name}:{port}"
+
+
 def set_const(node: Node, array, dtype: DType | None = None) -> None:
     """Give Const `node` new data (and dtype)."""
     arr = np.asarray(array)
@@ -59,21 +66,6 @@ def output_names(graph: Graph, ctx: PassContext) -> list[str]:
     return [v.producer.name for v in graph.outputs if v.producer is not None]
 
 
-def input_names(ctx: PassContext) -> list[str]:
-    return [node_name(i) for i in ctx.inputs]
-
-
-def unique_name(graph: Graph, base: str, taken: set[str] | None = None) -> str:
-    """`base`, or `base_1`, `base_2`... when a node already has that name."""
-    names = taken if taken is not None else {n.name for n in graph.nodes}
-    if base not in names:
-        return base
-    i = 1
-    while f"{base}_{i}" in names:
-        i += 1
-    return f"{base}_{i}"
-
-
 def prune_unreachable(graph: Graph, outputs: list[str], inputs: list[str] = ()) -> int:
     """Remove nodes the outputs do not need (data and control inputs), stopping at inputs.
 
@@ -111,16 +103,6 @@ def prune_unreachable(graph: Graph, outputs: list[str], inputs: list[str] = ()) 
     graph.outputs = [v for v in graph.outputs if v.producer is None or v.producer.name in keep]
     prune_values(graph)
     return removed
-
-
-def consumers_of(node: Node) -> list[tuple[Node, int]]:
-    """Every (consumer, input position) of any output of `node`."""
-    return [c for v in node.outputs for c in v.consumers]
-
-
-def float_attr(node: Node, name: str = "T") -> bool:
-    """True when `node`'s type attr `name` is float32."""
-    return node.attrs.get(name) == DType.FLOAT32
 
 
 # ----------------------------------------------------------------------------- pattern matching

@@ -17,36 +17,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from modelkit.ir import DType, Graph, Model, Node, Value
 from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
-from modelkit.transform.tf._eval import (CONTROL_FLOW_OPS, KERNELS, EvalError, calls_function,
+from modelkit.transform.tf._eval import (CONTROL_FLOW_OPS, EvalError, calls_function,
                                          evaluate, is_stateful)
 from modelkit.transform.tf._graph import (const_array, find_matches, output_names,
-                                          prune_unreachable, set_const, used_outside)
+                                          prune_unreachable, rename, set_const, used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name
 from modelkit.transform.tf.structure import execution_order
 
 _DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 
-
-def _failed(model: Model, params: Params, name: str, message: str) -> PassResult:
-    """TF's ignore_errors: a failing transform leaves the graph as it was."""
-    if params.bool("ignore_errors"):
-        return PassResult(model, False, [f"ignored error: {message}"])
-    raise TransformError(f"{name}: {message}")
-
-
-def _rename(node: Node, name: str) -> None:
-    node.name = name
-    for port, v in enumerate(node.outputs):
-        v.name = f"{name}:{port}"
 
 
 # ----------------------------------------------------------------------------- fold_constants
@@ -74,8 +60,7 @@ def _static_shape_value(node: Node) -> list[np.ndarray] | None:
 
 def fold_graph(graph: Graph, inputs: list[str], outputs: list[str], *,
                exclude_ops: set[str] = frozenset(), exclude_nodes: set[str] = frozenset(),
-               max_bytes: int = _DEFAULT_MAX_BYTES, clear_output_shapes: bool = True,
-               on_tf: Callable[[Node], None] | None = None) -> int:
+               max_bytes: int = _DEFAULT_MAX_BYTES, clear_output_shapes: bool = True) -> int:
     """Fold constant subgraphs of `graph` in place (see the module doc).
 
     Returns:
@@ -154,8 +139,6 @@ def fold_graph(graph: Graph, inputs: list[str], outputs: list[str], *,
             shape_replaced += len(static)
         else:
             ins = [_value_of(v, values) for v in node.inputs]
-            if on_tf is not None and node.op not in KERNELS:
-                on_tf(node)
             try:
                 outs = evaluate(node, ins)
             except EvalError as e:
@@ -253,16 +236,13 @@ def fold_constants(model: Model, params: Params, ctx: PassContext) -> PassResult
     """Evaluate constant subgraphs (numpy for common ops, TF for rare ones)."""
     out = clone_model(model)
     graph = out.main
-    try:
-        max_bytes = params.int("max_constant_size_in_bytes", _DEFAULT_MAX_BYTES)
-        count = fold_graph(graph, [node_name(i) for i in ctx.inputs],
-                           output_names(graph, ctx),
-                           exclude_ops=set(params.list("exclude_op")),
-                           exclude_nodes=set(params.list("exclude_node")),
-                           max_bytes=max_bytes,
-                           clear_output_shapes=params.bool("clear_output_shapes", True))
-    except TransformError as e:
-        return _failed(model, params, "fold_constants", str(e))
+    # NOTE: a failure raises; with ignore_errors=true the runner keeps the graph as it
+    # was, as TF's TransformGraph does.
+    count = fold_graph(graph, [node_name(i) for i in ctx.inputs], output_names(graph, ctx),
+                       exclude_ops=set(params.list("exclude_op")),
+                       exclude_nodes=set(params.list("exclude_node")),
+                       max_bytes=params.int("max_constant_size_in_bytes", _DEFAULT_MAX_BYTES),
+                       clear_output_shapes=params.bool("clear_output_shapes", True))
     return PassResult(out, True, [f"{count} constant tensors folded"])
 
 
@@ -327,10 +307,10 @@ def fold_mul_into_weights(graph: Graph) -> int:
             continue
         set_const(wconst, _scaled(weights, scale, cols), DType.FLOAT32)
         mul_name = mul.name
-        _rename(mul, f"{mul_name}__folded")
+        rename(mul, f"{mul_name}__folded")
         replace_uses(mul.outputs[0], conv.outputs[0], graph=graph)
         remove_nodes(graph, [mul, mconst])
-        _rename(conv, mul_name)
+        rename(conv, mul_name)
         folded += 1
     return folded
 
@@ -404,7 +384,7 @@ def _fold_bn_match(graph: Graph, m, outside: set[str], kind: str) -> bool:
                 m.inputs[0].inputs[1].node.name, f"{src.name}_bn_offset"}
         if outside - kept:
             return False
-        _rename(bn, f"{bn_name}__folded")
+        rename(bn, f"{bn_name}__folded")
         bias = _fuse_into_conv(graph, src, scale, offset, bn_name, before=bn)
         _drop_bn(graph, bn, bias.outputs[0], params)
         return True
@@ -415,10 +395,10 @@ def _fold_bn_match(graph: Graph, m, outside: set[str], kind: str) -> bool:
                 m.inputs[0].inputs[2].node.name}
         if outside - kept:
             return False
-        _rename(bn, f"{bn_name}__folded")
+        rename(bn, f"{bn_name}__folded")
         bias = _fuse_into_conv(graph, conv, scale, offset, f"{conv.name}/biasadd", before=src)
         src.set_input(0, bias.outputs[0])
-        _rename(src, bn_name)
+        rename(src, bn_name)
         _drop_bn(graph, bn, src.outputs[0], params)
         return True
     # concat of two convolutions
@@ -433,12 +413,12 @@ def _fold_bn_match(graph: Graph, m, outside: set[str], kind: str) -> bool:
     if axis is not None and int(np.asarray(axis).reshape(-1)[0]) == 3:
         split = const_array(c0.inputs[1]).shape[3]  # type: ignore[union-attr]
         s0, o0, s1, o1 = scale[:split], offset[:split], scale[split:], offset[split:]
-    _rename(bn, f"{bn_name}__folded")
+    rename(bn, f"{bn_name}__folded")
     b0 = _fuse_into_conv(graph, c0, s0, o0, f"{src.name}_bn_in0", before=src)
     b1 = _fuse_into_conv(graph, c1, s1, o1, f"{src.name}_bn_in1", before=src)
     src.set_input(0, b0.outputs[0])
     src.set_input(1, b1.outputs[0])
-    _rename(src, bn_name)
+    rename(src, bn_name)
     _drop_bn(graph, bn, src.outputs[0], params)
     return True
 
@@ -468,10 +448,7 @@ def fold_batch_norm_ops(graph: Graph) -> int:
 def fold_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """Bake per-channel Muls into the preceding convolution's weights."""
     out = clone_model(model)
-    try:
-        count = fold_mul_into_weights(out.main)
-    except TransformError as e:
-        return _failed(model, params, "fold_batch_norms", str(e))
+    count = fold_mul_into_weights(out.main)
     if not count:
         return PassResult(model, False, [])
     return PassResult(out, True, [f"{count} Mul folded into weights"])
@@ -483,10 +460,7 @@ def fold_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResu
 def fold_old_batch_norms(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """Replace batch norms after convolutions by scaled weights and a BiasAdd."""
     out = clone_model(model)
-    try:
-        count = fold_batch_norm_ops(out.main)
-    except TransformError as e:
-        return _failed(model, params, "fold_old_batch_norms", str(e))
+    count = fold_batch_norm_ops(out.main)
     if not count:
         return PassResult(model, False, [])
     return PassResult(out, True, [f"{count} batch norms folded"])

@@ -21,8 +21,8 @@ import numpy as np
 from modelkit.ir import DType, Graph, Model, Node
 from modelkit.ir.edit import clone_model, remove_nodes, replace_uses
 from modelkit.transform.base import Params, PassContext, PassResult, register
-from modelkit.transform.tf._graph import (const_array, copy_attrs, find_matches, set_const,
-                                          used_outside)
+from modelkit.transform.tf._graph import (const_array, copy_attrs, find_matches, rename,
+                                          set_const, used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node
 
 
@@ -37,8 +37,8 @@ _RESIZE_PAD_CONV = ("Conv2D", [("MirrorPad", [("ResizeBilinear",), ("*",)]), ("*
 def _replace_root(graph: Graph, root: Node, fused: Node, dead: list[Node]) -> None:
     """Move the root's users to `fused` (which takes its name) and drop the dead nodes."""
     name = root.name
-    _rename(root, f"{name}__fused")
-    _rename(fused, name)
+    rename(root, f"{name}__fused")
+    rename(fused, name)
     replace_uses(root.outputs[0], fused.outputs[0], graph=graph)
     remove_nodes(graph, [root])
     for n in dead:
@@ -46,11 +46,6 @@ def _replace_root(graph: Graph, root: Node, fused: Node, dead: list[Node]) -> No
             remove_nodes(graph, [n])
     graph._by_name = None
 
-
-def _rename(node: Node, name: str) -> None:
-    node.name = name
-    for port, v in enumerate(node.outputs):
-        v.name = f"{name}:{port}"
 
 
 def flatten_atrous(graph: Graph) -> int:

@@ -34,7 +34,7 @@ from modelkit.quant.legacy import quantize_min_first
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
 from modelkit.transform.tf._graph import (const_array, copy_attrs, find_matches,
-                                          merge_duplicates_tf, set_const, set_spelling,
+                                          merge_duplicates_tf, rename, set_const, set_spelling,
                                           spelled_inputs, used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name, required_names
 
@@ -91,11 +91,6 @@ def round_weights(model: Model, params: Params, ctx: PassContext) -> PassResult:
 
 # ----------------------------------------------------------------------------- quantize_weights
 
-def _rename(node: Node, name: str) -> None:
-    node.name = name
-    for port, v in enumerate(node.outputs):
-        v.name = f"{name}:{port}"
-
 
 def quantize_weight_consts(graph: Graph, minimum: int) -> int:
     """quantize_weights on `graph` in place; returns how many Consts were quantized."""
@@ -113,7 +108,7 @@ def quantize_weight_consts(graph: Graph, minimum: int) -> int:
         lo, hi = float(np.float32(lo)), float(np.float32(hi))
         codes = quantize_min_first(arr, lo, hi, DType.QUINT8)
         name = node.name
-        _rename(node, f"{name}_quantized_const")
+        rename(node, f"{name}_quantized_const")
         set_const(node, codes, DType.QUINT8)
         qmin = const_node(graph, f"{name}_quantized_min", np.float32(lo), DType.FLOAT32,
                           after=node)
@@ -275,10 +270,10 @@ def _hoist_fake_quants(graph: Graph) -> int:
             hoisted.outputs[0].dtype = DType.FLOAT32
             copy_attrs(fq, hoisted, list(fq.attrs))
             top.set_input(0, hoisted.outputs[0])
-            _rename(fq, f"{name}__moved")
+            rename(fq, f"{name}__moved")
             replace_uses(fq.outputs[0], linear[0].outputs[0], graph=graph)
             remove_nodes(graph, [fq])
-            _rename(linear[0], name)
+            rename(linear[0], name)
             count += 1
     return count
 
@@ -302,7 +297,7 @@ def _convert_fake_quants(graph: Graph) -> int:
                       outputs=[DType.QUINT8, DType.FLOAT32, DType.FLOAT32], before=fq)
         _spell(rq, {0: q.outputs[0].name, 1: q.outputs[1].name, 2: q.outputs[2].name})
         name = fq.name
-        _rename(fq, f"{name}__fake_quant")
+        rename(fq, f"{name}__fake_quant")
         deq = new_node(graph, name, "Dequantize", list(rq.outputs),
                        {"T": DType.QUINT8, "mode": "MIN_FIRST"}, outputs=[DType.FLOAT32],
                        before=fq)
@@ -421,7 +416,7 @@ def _quantize_op(graph: Graph, node: Node, info: _OpInfo,
                        3: rmin.name if fallback is None else rmin.producer.name,
                        4: rmax.name if fallback is None else rmax.producer.name})
     name = node.name
-    _rename(node, f"{name}__float")
+    rename(node, f"{name}__float")
     deq = new_node(graph, name, "Dequantize", list(eight.outputs),
                    {"T": DType.QUINT8, "mode": "MIN_FIRST"}, outputs=[DType.FLOAT32],
                    before=node)
