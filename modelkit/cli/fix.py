@@ -115,7 +115,13 @@ def fix_model(model: Model, *, target: str = "tflite",
     notes: list[tuple[str, str]] = []
     changed = False
     for name in todo:
-        result = passes[name].fn(model, Params(name), PassContext())
+        mine = [f for f in chosen if f.fix == name]
+        raw: dict[str, list[str]] = {}
+        if all(f.graph == 0 and f.node is not None for f in mine):
+            # NOTE: repair only the nodes the findings name (the passes take graph-0 node
+            # indices); findings in other subgraphs let the pass repair every graph.
+            raw["node"] = sorted({str(f.node) for f in mine}, key=int)
+        result = passes[name].fn(model, Params(name, raw), PassContext())
         notes += [(name, n) for n in result.notes]
         if result.changed:
             model, changed = result.model, True
