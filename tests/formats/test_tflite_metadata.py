@@ -373,3 +373,23 @@ def test_enum_fields_name_schema_fields_and_enums():
         layout = T.METADATA_TABLES.get(table) or T.CONVERSION_TABLES[table]
         assert field in {f[0] for f in layout}
         assert enum in T.METADATA_ENUMS or enum in T.CONVERSION_ENUMS
+
+
+def test_rewriting_a_model_keeps_its_associated_files(model_with_metadata, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    out = tmp_path / "rewritten.tflite"
+    modelkit.save(modelkit.load(model_with_metadata), out)
+    with zipfile.ZipFile(model_with_metadata) as a, zipfile.ZipFile(out) as b:
+        assert {i.filename: a.read(i) for i in a.infolist()} == \
+            {i.filename: b.read(i) for i in b.infolist()}
+    assert md.labels(modelkit.load(out)) == LABELS
+    x = np.load(SAMPLES / "digits_test.npz")["x"][:1].astype(np.float32)
+    outs = []
+    for path in (model_with_metadata, out):
+        it = Interpreter(model_path=str(path))
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        outs.append(it.get_tensor(it.get_output_details()[0]["index"]))
+    assert np.array_equal(outs[0], outs[1])

@@ -53,6 +53,30 @@ def save(model: Model, path: str | os.PathLike, *, force: bool = False,
             for offset, data in tail:
                 f.seek(offset)
                 f.write(data)
+        _append_associated_files(model, tmp)
+
+
+def _append_associated_files(model: Model, path: Path) -> None:
+    """Append the source file's zip of associated files (labels...) to the new file.
+
+    NOTE: MediaPipe and TFLite Support models carry their label files in a zip
+    appended to the flatbuffer; a rewritten model keeps them. The members are
+    written into a new archive so its offsets fit the new file.
+    """
+    members = model.metadata.get("associated_files")
+    if not members or not model.path or not Path(model.path).is_file():
+        return
+    import zipfile
+
+    from modelkit.errors import ModelReadError
+    try:
+        with zipfile.ZipFile(model.path) as src, zipfile.ZipFile(path, "a") as dst:
+            for info in src.infolist():
+                if not info.is_dir():
+                    dst.writestr(info, src.read(info))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as e:
+        raise ModelReadError(f"the zip of associated files could not be copied: {e}",
+                             model.path) from None
 
 
 def op_code(name: str) -> int:
