@@ -8,10 +8,10 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.content import Content
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Input, Static
 
 from tui.model_index import ModelIndex, Target
+from tui.widgets.row_list import RowList
 
 # Results listed at once; a longer list asks for a narrower query.
 MAX_RESULTS = 200
@@ -33,7 +33,7 @@ class SearchScreen(ModalScreen[Target | None]):
     def __init__(self, index: ModelIndex) -> None:
         super().__init__()
         self.index = index
-        self._options: dict[int, Option] = {}
+        self._contents: dict[int, Content] = {}
         self._shown: list[int] = []
 
     def compose(self) -> ComposeResult:
@@ -41,7 +41,7 @@ class SearchScreen(ModalScreen[Target | None]):
             yield Input(placeholder="search: node name, op type, tensor name, dtype or shape",
                         id="search-input")
             yield Static(id="search-count")
-            yield OptionList(id="search-results")
+            yield RowList(self._content, id="search-results")
 
     def on_mount(self) -> None:
         box = self.query_one("#search-input", Input)
@@ -52,21 +52,22 @@ class SearchScreen(ModalScreen[Target | None]):
         # for the next one).
         self.watch(box, "value", self.update, init=True)
 
-    def _option(self, i: int) -> Option:
-        opt = self._options.get(i)
-        if opt is None:
+    def _content(self, i: int) -> Content:
+        """The text of search row `i`, made when it is first drawn."""
+        content = self._contents.get(i)
+        if content is None:
             row = self.index.search_rows[i]
             kind, rest = row.text.split(" ", 1)
             style = "$text-accent" if kind == "node" else "$text-secondary"
-            opt = self._options[i] = Option(Content.assemble((kind, style), " ", rest))
-        return opt
+            content = self._contents[i] = Content.assemble((kind, style), " ", rest)
+        return content
 
     def update(self, query: str) -> None:
         """List the rows matching `query` (the first MAX_RESULTS)."""
         matches = self.index.search_filter.filter(query) if query.strip() else []
         self._shown = matches[:MAX_RESULTS]
-        results = self.query_one("#search-results", OptionList)
-        results.set_options([self._option(i) for i in self._shown])
+        results = self.query_one("#search-results", RowList)
+        results.set_rows(self._shown)
         if self._shown:
             results.highlighted = 0
         count = self.query_one("#search-count", Static)
@@ -84,27 +85,28 @@ class SearchScreen(ModalScreen[Target | None]):
     @on(Input.Submitted, "#search-input")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        results = self.query_one("#search-results", OptionList)
+        results = self.query_one("#search-results", RowList)
         if results.highlighted is not None and self._shown:
             self._choose(results.highlighted)
 
-    @on(OptionList.OptionSelected, "#search-results")
-    def _selected(self, event: OptionList.OptionSelected) -> None:
+    @on(RowList.Selected, "#search-results")
+    def _selected(self, event: RowList.Selected) -> None:
         event.stop()
-        self._choose(event.option_index)
+        self._choose(event.index)
+
+    @on(RowList.Highlighted, "#search-results")
+    def _highlighted(self, event: RowList.Highlighted) -> None:
+        event.stop()
 
     def _choose(self, position: int) -> None:
         self.dismiss(self.index.search_rows[self._shown[position]].target)
 
     def action_move(self, step: int) -> None:
         """Move the result highlight while typing."""
-        results = self.query_one("#search-results", OptionList)
+        results = self.query_one("#search-results", RowList)
         if results.has_focus:
             return
-        if step > 0:
-            results.action_cursor_down()
-        else:
-            results.action_cursor_up()
+        results.action_move(step)
 
     def action_cancel(self) -> None:
         """Close without jumping."""
