@@ -370,3 +370,55 @@ async def test_big_graph_draws_the_neighbourhood():
         await settle(pilot)
         assert selected_node(app) == 1501
         assert_centred(app)
+
+
+@pytest.mark.asyncio
+async def test_real_debug_output_on_the_sample(sample_path, op_details):
+    """`modelkit debug samples/digits_float.tflite samples/digits_int8.tflite --json`
+    (committed): every layer lands on the op the interpreter says writes its tensor."""
+    from conftest import HERE
+
+    path = HERE / "data" / "digits_int8_debug.json"
+    layers = json.loads(path.read_text())["layers"]
+    writer = {t: o["index"] for o in op_details for t in o["outputs"]}
+    app = load_browser(sample_path, graph=True)
+    debug = DebugOverlay.read(path)
+    assert debug.bind(app.model) == len(layers)
+    app.overlays.debug = debug
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        v = view(app)
+        st = v.drawing.structure
+        for layer in layers:
+            op = writer[layer["tensor_idx"]]
+            assert op == layer["node"]
+            deco = v._decorations[st.vid_of_node[op]]
+            level = next(i for i, hi in enumerate((0.35, 0.7, 1.5, float("inf")))
+                         if layer["rmse_scale"] <= hi)
+            assert deco.bottom == f"{'○◔◑●'[level]} {layer['rmse_scale']:.4g}"
+        assert app.screen.query_one("#graph-legend").display
+
+
+@pytest.mark.asyncio
+async def test_graph_view_follows_into_other_subgraphs():
+    from conftest import ROOT
+
+    path = ROOT / "samples" / "control_flow.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    app = load_browser(path, graph=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        model = app.model
+        body = next(i for i, g in enumerate(model.graphs) if g.name == "while_body")
+        fc = next(i for i, n in enumerate(model.graphs[body].nodes)
+                  if n.op == "FULLY_CONNECTED")
+        await goto(pilot, Target(NODE, body, fc))
+        v = view(app)
+        assert v.graph == body and selected_node(app) == fc
+        assert v.status().startswith(f'subgraph {body} "while_body"')
+        assert_centred(app)
+        # Every op of the body is drawn, with the graph's inputs and outputs.
+        g = model.graphs[body]
+        kinds = [v.drawing.structure.kinds[b] for b in v.drawing.boxes]
+        assert sorted(ni for k, ni, _ in kinds if k == "node") == list(range(len(g.nodes)))
