@@ -21,6 +21,7 @@ Tensor attrs keep their stored form in `TFTensorData`.
 from __future__ import annotations
 
 import functools
+from math import prod
 from typing import Any
 
 import numpy as np
@@ -63,20 +64,36 @@ class TFTensorData(TensorData):
         fields: typed value fields (e.g. {"float_val": [...]}) when there is no content.
     """
 
-    __slots__ = ("rest", "content", "fields", "_array")
+    __slots__ = ("rest", "_content", "_source", "fields", "_array")
 
     def __init__(self, dtype: DType, shape: tuple[int, ...], rest: bytes,
-                 content: bytes | None, fields: dict[str, list]) -> None:
+                 content: bytes | None, fields: dict[str, list], source=None) -> None:
         super().__init__(dtype, shape)
         self.rest = rest
-        self.content = content
+        self._content = content
+        # NOTE: a big tensor_content stays in the parsed TensorProto `source` until
+        # asked for: copying every weight out of the message at load would hold the
+        # model twice in memory.
+        self._source = source
         self.fields = fields
         self._array: np.ndarray | None = None
 
     @property
+    def content(self) -> bytes | None:
+        """The `tensor_content` bytes, or None when the values are in typed fields."""
+        if self._source is not None:
+            return self._source.tensor_content or None
+        return self._content
+
+    @content.setter
+    def content(self, value: bytes | None) -> None:
+        self._content = value
+        self._source = None
+
+    @property
     def nbytes(self) -> int:
-        if self.content is not None:
-            return len(self.content)
+        if self._source is None and self._content is not None:
+            return len(self._content)
         n = self.dtype.nbytes(self.size)
         return 0 if n is None else n
 
@@ -160,7 +177,6 @@ def _tensor_values(t: TFTensorData) -> np.ndarray:
     return out.reshape(t.shape)
 
 
-@functools.cache
 def read_file(path) -> bytes:
     """The bytes of a model file.
 
@@ -323,6 +339,10 @@ def shape_to_proto(shape, sp) -> None:
 
 # ----------------------------------------------------------------------------- tensors
 
+# A TensorProto bigger than this keeps its tensor_content in the message until used.
+_LAZY_CONTENT_BYTES = 4096
+
+
 def tensor_from_proto(tp) -> TFTensorData:
     """A TensorProto as lazy TFTensorData (values decoded on first `numpy()`)."""
     dtype = dtype_from_code(tp.dtype)
@@ -330,6 +350,14 @@ def tensor_from_proto(tp) -> TFTensorData:
         dtype = DType.VARIANT
     shape = shape_from_proto(tp.tensor_shape) or ()
     shape = tuple(0 if d is None else d for d in shape)
+    stated = dtype.nbytes(prod(shape)) or 0
+    if stated > _LAZY_CONTENT_BYTES and not any(
+            len(getattr(tp, name)) for name in _VALUE_FIELDS):
+        # NOTE: the bulk is tensor_content (the typed value fields are empty); it is
+        # read from `tp` on use. dtype, shape and version are all the rest TF writes.
+        rest_proto = pb().tensor.TensorProto(dtype=tp.dtype, version_number=tp.version_number)
+        rest_proto.tensor_shape.CopyFrom(tp.tensor_shape)
+        return TFTensorData(dtype, shape, rest_proto.SerializeToString(), None, {}, source=tp)
     fields: dict[str, list] = {}
     content = None
     if tp.tensor_content:
@@ -563,6 +591,33 @@ def _output_dtype(op: str, attrs: dict, port: int):
     return None
 
 
+def _copy_without(msg, skip: tuple[str, ...]):
+    """A copy of message `msg` without the fields named in `skip`.
+
+    Copies only the other fields, so a skipped field holding the model's weights
+    (nodes, function bodies) is never duplicated in memory.
+    """
+    from google.protobuf import unknown_fields
+
+    rest = type(msg)()
+    if len(unknown_fields.UnknownFieldSet(msg)):
+        # NOTE: unknown fields are kept only by a whole-message copy (rare: newer writers).
+        rest.CopyFrom(msg)
+        for name in skip:
+            rest.ClearField(name)
+        return rest
+    for fd, value in msg.ListFields():
+        if fd.name in skip:
+            continue
+        if fd.is_repeated:
+            getattr(rest, fd.name).MergeFrom(value)
+        elif fd.message_type is not None:
+            getattr(rest, fd.name).CopyFrom(value)
+        else:
+            setattr(rest, fd.name, value)
+    return rest
+
+
 def _node_from_proto(nd, index: int) -> Node:
     attrs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
@@ -572,11 +627,7 @@ def _node_from_proto(nd, index: int) -> Node:
                 control_inputs=[s[1:] for s in nd.input if s.startswith("^")])
     node.meta["tf_attr_kinds"] = kinds
     node.meta["tf_inputs"] = list(nd.input)
-    rest = pb().node_def.NodeDef()
-    rest.CopyFrom(nd)
-    for f in ("name", "op", "input", "device", "attr"):
-        rest.ClearField(f)
-    raw = rest.SerializeToString()
+    raw = _copy_without(nd, ("name", "op", "input", "device", "attr")).SerializeToString()
     if raw:
         node.meta["tf_nodedef_rest"] = raw
     for k, v in attrs.items():
@@ -722,10 +773,7 @@ def function_to_graph(fdef) -> Graph:
             dt = dtype_from_code(a.type)
             v.dtype = dt if isinstance(dt, DType) else None
         graph.outputs.append(v)
-    rest = pb().function.FunctionDef()
-    rest.CopyFrom(fdef)
-    rest.ClearField("node_def")
-    graph.meta["tf_function_rest"] = rest.SerializeToString()
+    graph.meta["tf_function_rest"] = _copy_without(fdef, ("node_def",)).SerializeToString()
     graph.meta["tf_kind"] = "function"
     return graph
 
@@ -750,12 +798,10 @@ def graphs_from_graphdef(gd, name: str = "") -> tuple[list[Graph], dict]:
 
 def graphdef_rest(gd) -> bytes:
     """The GraphDef without nodes and function bodies (versions, debug info, gradients)."""
-    rest = pb().graph.GraphDef()
-    rest.CopyFrom(gd)
-    rest.ClearField("node")
+    rest = _copy_without(gd, ("node", "library"))
     if gd.HasField("library"):
         # NOTE: touching `rest.library` without this check would mark it present.
-        rest.library.ClearField("function")
+        rest.library.CopyFrom(_copy_without(gd.library, ("function",)))
     return rest.SerializeToString()
 
 

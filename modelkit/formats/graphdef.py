@@ -85,7 +85,7 @@ def _read(path: Path):
     data = _tfproto.read_file(path)
     if not data:
         raise ModelReadError("the file is empty", str(path))
-    text = _is_text_path(path) or data.lstrip()[:8].startswith((b"node", b"library",
+    text = _is_text_path(path) or data[:64].lstrip()[:8].startswith((b"node", b"library",
                                                                 b"versions", b"#"))
     return _tfproto.parse_graphdef(data, str(path), text=text)
 

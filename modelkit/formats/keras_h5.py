@@ -535,10 +535,11 @@ def _load_here(p: Path) -> Model:
     with h5:
         try:
             return _load_open(h5, p)
-        except (OSError, RuntimeError, ValueError, KeyError) as e:
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as e:
             # NOTE: the HDF5 library reports a corrupt object header, B-tree, heap or
             # datatype as OSError, RuntimeError, ValueError or KeyError ("Unable to open
-            # object") while the file is walked.
+            # object") while the file is walked; h5py an unknown string encoding as
+            # TypeError.
             raise ModelReadError(f"corrupt HDF5 file ({str(e).splitlines()[0][:120]})",
                                  where) from None
 

@@ -234,8 +234,9 @@ class _Weights:
                                                    "shape": list(obj.shape)})
                         else:
                             self.groups.setdefault(group, []).append(entry)
-        except (OSError, RuntimeError, ValueError, KeyError) as e:
-            # NOTE: h5py reports a corrupt object header, B-tree or heap as any of these.
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as e:
+            # NOTE: h5py reports a corrupt object header, B-tree, heap or datatype (an
+            # unknown string encoding is a TypeError) as any of these.
             raise ModelReadError(f"{WEIGHTS} in the .keras archive is corrupt "
                                  f"({_h5_error(e)})", where) from None
         finally:
