@@ -297,7 +297,7 @@ def _report_from_file(result: ConvertResult, path: Path) -> None:
 def _tflite_report(run: Conversion, result: ConvertResult, path: Path,
                    source: Backend) -> None:
     """Fill the input/output quantization report and, unless --no-verify, verify."""
-    from modelkit.convert.verify import compare, tensor_ios
+    from modelkit.convert.verify import tensor_ios
     from modelkit.runtime.batch import batch_step
 
     target = _open_result(run, result, path)
@@ -310,13 +310,12 @@ def _tflite_report(run: Conversion, result: ConvertResult, path: Path,
     run.progress.stage("verifying against the source")
     samples, origin = _samples(run, source, target, batch_step(source, target))
     with run.progress.counter("verifying", 2 * int(samples[0].shape[0])) as step:
-        result.verification = compare(source, target, samples, origin, step)
+        result.verification = _compare_or_note(run, source, target, samples, origin, step)
 
 
 def _verify_other(run: Conversion, result: ConvertResult, path: Path, target: str,
                   source: Backend) -> None:
     """Verify a frozen GraphDef or SavedModel output against the source."""
-    from modelkit.convert.verify import compare
     from modelkit.runtime.batch import batch_step
     from modelkit.runtime.tf_graph import GraphBackend
     from modelkit.runtime.tf_loaders import read_graph_def
@@ -340,7 +339,20 @@ def _verify_other(run: Conversion, result: ConvertResult, path: Path, target: st
         other = SavedModelBackend(path, "serving_default", allow_unsafe_ops=True,
                                   debug=run.opts.debug)
     samples, origin = _samples(run, source, None, batch_step(source, other))
-    result.verification = compare(source, other, samples, origin)
+    result.verification = _compare_or_note(run, source, other, samples, origin)
+
+
+def _compare_or_note(run: Conversion, source: Backend, target: Backend, samples, origin: str,
+                     step=lambda: None):
+    """Verify; when a model cannot run the samples, the conversion still stands: the
+    report says why verification was skipped."""
+    from modelkit.convert.verify import compare
+
+    try:
+        return compare(source, target, samples, origin, step)
+    except (UsageError, ConversionError) as e:
+        run.note(f"verification skipped: {e.message}")
+        return None
 
 
 def run_quietly(opts: ConvertOptions) -> ConvertResult:
