@@ -266,3 +266,23 @@ def test_image_folder_normalization_is_in_pixel_units(images):
     a, b = json.loads(plain.stdout), json.loads(scaled.stdout)
     assert b["inputs"][0]["pixels"] == "0..255"
     assert a["outputs"][0]["top_k"] == b["outputs"][0]["top_k"]
+
+
+def test_int16_io_model_is_quantized_with_its_own_parameters(work):
+    """int16x8 with int16 input/output: run's float feeds against the interpreter fed
+    q = round(x / scale) by hand."""
+    path = work / "digits_int16.tflite"
+    res = cli("convert", SAMPLES / "digits_savedmodel", path, "-q", "int16x8", "--io-type",
+              "int16", "--data", SAMPLES / "digits_calib.npy", "--calibration-steps", "50",
+              "--no-verify")
+    assert res.exit_code == 0, res.stderr
+    out = work / "int16_out.npz"
+    res = cli("run", path, "--data", SAMPLES / "digits_test.npz", "--limit", "40",
+              "--output", out, "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["inputs"][0]["dtype"] == "int16" and report["inputs"][0]["zero_point"] == 0
+    assert report["outputs"][0]["model_dtype"] == "int16"
+    with np.load(out) as saved:
+        np.testing.assert_allclose(saved["output_0"], by_hand(path, X[:40]), rtol=0,
+                                   atol=1e-6)
