@@ -30,7 +30,7 @@ NODE_BYTES = 64                 # sizeof(NodeAndRegistration)
 OP_DATA_BYTES = 48              # typical OpData of a kernel
 PER_CHANNEL_BYTES = 8           # int32 multiplier + int32 shift per output channel
 FIXED_BYTES = 720               # interpreter, subgraph and allocator bookkeeping
-PER_SUBGRAPH_BYTES = 64
+PER_SUBGRAPH_BYTES = 16            # sizeof(SubgraphAllocations): two pointers
 INT16_SOFTMAX_LUT_BYTES = 2 * 513 * 2  # softmax.cc: exp and 1/(1+x) lookup tables, int16
 _WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
