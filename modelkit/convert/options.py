@@ -142,7 +142,7 @@ def validate(opts: ConvertOptions, source: str, target: str) -> None:
         raise UsageError("--mean, --std and --default-ranges apply to --quantize uint8 only")
     if opts.calibration_steps < 1:
         raise UsageError("--calibration-steps must be at least 1")
-    if source in ("savedmodel", "keras_h5") and (opts.inputs or opts.outputs):
+    if source in ("savedmodel", "keras_h5", "keras_zip") and (opts.inputs or opts.outputs):
         raise UsageError(f"--inputs/--outputs apply to graphs and checkpoints; a "
                          f"{registry.DESCRIPTIONS[source]} has its own inputs and outputs "
                          "(choose a SavedModel signature with --signature)")

@@ -105,7 +105,7 @@ def open_source(tf, opts: ConvertOptions, source: str, gio: GraphIO | None,
         return Source(SavedModelBackend(Path(opts.src), opts.signature,
                                         allow_unsafe_ops=opts.allow_unsafe_ops,
                                         debug=opts.debug))
-    if source in ("keras_h5", "keras_zip", "keras"):
+    if source in ("keras_h5", "keras_zip"):
         from modelkit.runtime.keras import KerasBackend
 
         backend = KerasBackend(Path(opts.src), allow_unsafe_ops=opts.allow_unsafe_ops,

@@ -22,7 +22,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
         model_or_path: a path (file, folder, checkpoint prefix), TFLite flatbuffer
             bytes, or an IR `Model` (its path and format are used).
         fmt: the format when detection should not guess (`tflite`, `graphdef`,
-            `checkpoint`, `savedmodel`, `keras_h5`, `keras`).
+            `checkpoint`, `savedmodel`, `keras_h5`, `keras_zip`).
         delegates: TFLite: let the interpreter apply its default delegates (XNNPACK).
         signature: TFLite/SavedModel: the signature to run.
         preserve_all_tensors: TFLite: keep intermediate tensors readable after a run.
@@ -73,7 +73,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
 
         return SavedModelBackend(path, signature=signature or "serving_default",
                                  allow_unsafe_ops=allow_unsafe_ops, debug=debug)
-    if fmt in ("keras_h5", "keras", "keras_zip"):
+    if fmt in ("keras_h5", "keras_zip"):
         from modelkit.runtime.keras import KerasBackend
 
         return KerasBackend(path, allow_unsafe_ops=allow_unsafe_ops, debug=debug)
