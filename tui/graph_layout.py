@@ -653,15 +653,18 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
         out_values[s].add(id(st.edges[k].value))
     sizes = {v: (max(st.vertex(v).w, 2 * max(n_in[v], len(out_values[v])) + 2), st.vertex(v).h)
              for v in vids}
-    # rank and x centre per box, x per (edge, rank) for bends
+    # Rank and x centre per box, and x of each long edge's bend per rank, per component
+    # side by side.
     rank: dict[int, int] = {}
     xc: dict[int, float] = {}
     bend_x: dict[int, dict[int, float]] = {}
     offset = MARGIN
     by_comp = _components(vids, down)
-    for comp in by_comp:
-        cset = set(comp)
-        cedges = [e for e in down if e[0] in cset]
+    comp_of = {v: ci for ci, comp in enumerate(by_comp) for v in comp}
+    comp_edges: list[list[tuple[int, int, int]]] = [[] for _ in by_comp]
+    for e in down:
+        comp_edges[comp_of[e[0]]].append(e)
+    for comp, cedges in zip(by_comp, comp_edges):
         res = _sugiyama(comp, cedges, sizes, should_stop)
         if res is None:
             return None
@@ -810,7 +813,6 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
         for x in range(lo, hi + 1):
             put(x, yy, (L if x > lo else 0) | (R if x < hi else 0), k)
 
-    routes: dict[int, list[tuple[int, int]]] = {}
     for s, d, k in down:
         pts: list[tuple[int, int]] = []
         for r in range(rank[s], rank[d]):
@@ -840,17 +842,12 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
                 vline(b, top[r + 1], band_end, k)
                 put(b, top[r + 1] - 1, D, k)
                 put(b, top[r + 1], U, k)
-        # arrowheads
+        # The arrowhead: into the lower box, or up into the upper one for a back edge.
         if k in back_ids:
-            x_up = col_at(k, rank[s])
-            put(x_up, boxes[s].bottom, 0, k, ARROW_UP)
+            put(col_at(k, rank[s]), boxes[s].bottom, 0, k, ARROW_UP)
         else:
             put(in_port_x[k], top[rank[d]] - 1, 0, k, ARROW_DOWN)
-        routes[k] = pts
-        if k in back_ids:
-            layout.routes.append(Route(k, True, pts))
-        else:
-            layout.routes.append(Route(k, False, pts))
+        layout.routes.append(Route(k, k in back_ids, pts))
     for v, b in boxes.items():
         for yy in range(b.y, b.bottom):
             layout.row_boxes.setdefault(yy, []).append(v)
@@ -862,25 +859,26 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
         cols = edge_cols.setdefault(yy, set())
         for v in vs:
             cols.update(range(boxes[v].x, boxes[v].right))
+    edge_of_port = {(s, id(st.edges[k].value)): k for s, _, k in down}
     for s, keys in out_ports.items():
         b = boxes[s]
-        yy = b.bottom
-        if b.layer >= n_layers - 1 and yy >= height:
+        if b.layer >= n_layers - 1:
             continue
+        yy = b.bottom
+        # NOTE: the label row must stay above the arrowheads of the next layer.
+        if yy >= top[b.layer + 1] - 1:
+            continue
+        taken = edge_cols.setdefault(yy, set())
         for key in keys:
-            k = next(kk for ss, _, kk in down if ss == s and id(st.edges[kk].value) == key)
+            k = edge_of_port[(s, key)]
             x = out_port_x[(s, key)] + 2
-            value = st.edges[k].value
-            for text in (shape_text(value), shape_text(value).split("[", 1)[-1].join("[]")
-                         if "[" in shape_text(value) else ""):
-                if not text:
-                    continue
-                taken = edge_cols.get(yy, set())
+            full = shape_text(st.edges[k].value)
+            shorter = "[" + full.split("[", 1)[1] if "[" in full else ""
+            for text in (full, shorter):
                 span = range(x - 1, x + len(text) + 1)
-                if all(c not in taken for c in span) and yy < top[min(b.layer + 1,
-                                                                          n_layers - 1)] - 1:
+                if text and all(c not in taken for c in span):
                     layout.labels.setdefault(yy, []).append((x, text, k))
                     layout.width = max(layout.width, x + len(text) + MARGIN)
-                    edge_cols.setdefault(yy, set()).update(span)
+                    taken.update(span)
                     break
     return layout

@@ -109,3 +109,29 @@ def test_graph_view_overlays(snap_compare, tmp_path):
 
     app = ModelBrowser(model, cursor_blink=False, run_check=False, debug=debug)
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def test_graph_view_overlays_light_theme(snap_compare, tmp_path):
+    """The same marks in the light theme: every colour comes from the theme."""
+    from synth_models import branching_model
+    from test_tui_graph_view import debug_json, findings_for
+
+    from tui.app import ModelBrowser
+    from tui.model_index import NODE, Target
+    from tui.overlays import DebugOverlay
+
+    model = branching_model()
+    debug = DebugOverlay.read(debug_json(model, tmp_path))
+    debug.bind(model)
+
+    async def run_before(pilot):
+        pilot.app.theme = "textual-light"
+        await settle(pilot)
+        pilot.app.overlays.set_findings("micro", findings_for(model))
+        pilot.app.screen._check_done()
+        pilot.app.screen.show(Target(NODE, 0, 4), record=True)
+        await pilot.press("g")
+        await settle(pilot)
+
+    app = ModelBrowser(model, cursor_blink=False, run_check=False, debug=debug)
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import weakref
+
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
@@ -57,6 +59,7 @@ class DetailsView(VerticalScroll):
         super().__init__(id=id)
         self.index = index
         self.page: Page | None = None
+        self._quant_of: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     def compose(self) -> ComposeResult:
         yield Static(id="details-title")
@@ -105,10 +108,19 @@ class DetailsView(VerticalScroll):
         for ch in page.channels:
             q = ch.quant
             title = f"per-channel, axis {q.axis}, {q.scale.size} channels: {ch.title}"
-            # NOTE: no ids: the previous page's tables are still being removed.
-            widgets.append(Collapsible(ChannelTable(q), title=title, collapsed=True))
+            # NOTE: no ids: the previous page's tables are still being removed. The table
+            # is made when the box is first expanded: a DataTable costs a frame to mount.
+            box_widget = Collapsible(title=title, collapsed=True)
+            self._quant_of[box_widget] = q
+            widgets.append(box_widget)
         if widgets:
             box.mount_all(widgets)
+
+    @on(Collapsible.Expanded)
+    def _fill_channels(self, event: Collapsible.Expanded) -> None:
+        quant = self._quant_of.pop(event.collapsible, None)
+        if quant is not None:
+            event.collapsible.query_one(Collapsible.Contents).mount(ChannelTable(quant))
 
     def _show_values(self, value: Value | None) -> None:
         out = self.query_one("#details-values", Static)
