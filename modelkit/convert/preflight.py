@@ -109,6 +109,11 @@ _OP_HINTS = {
                "as a custom op you must implement",
         True: "kept as a custom op: the app must register a kernel",
     },
+    "unlisted_op": {
+        True: "not in the Select TF op list modelkit knows; the converter decides whether "
+              "it becomes a Select TF op (if it refuses, `--allow-custom-ops` keeps it as "
+              "a custom op you must implement)",
+    },
 }
 
 
@@ -141,8 +146,14 @@ def check_ops(nodes: Iterable[Node], *, allow_select_tf_ops: bool,
             "TF1 legacy quantization (graph_transforms quantize_nodes/quantize_weights); "
             "TFLite cannot take it: convert the float graph with "
             "`--quantize int8 --data calib.npy` instead"))
+    # NOTE: the converter's Flex list grows with TF releases (TF 2.21 makes
+    # MatrixDeterminant a Select TF op although allowlisted_flex_ops.cc omits it), so
+    # with --allow-select-tf-ops an op in neither table is left to the converter.
+    unknown_kind = "unlisted_op" if allow_select_tf_ops and not allow_custom_ops \
+        else "unsupported_op"
     for kind, groups, allowed in (("select_tf_op", flex, allow_select_tf_ops),
-                                  ("unsupported_op", unknown, allow_custom_ops)):
+                                  (unknown_kind, unknown,
+                                   allow_custom_ops or allow_select_tf_ops)):
         hint = _OP_HINTS[kind][allowed]
         for op, names in groups.items():
             findings.append(Finding(kind, op, names, "warning" if allowed else "error", hint))

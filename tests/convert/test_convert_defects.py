@@ -77,6 +77,25 @@ def test_select_and_custom_ops_are_written_and_the_report_says_what_cannot_run(
     assert inp["dtype"] == "float32" and inp["shape"] == [1, 2, 2]
 
 
+def test_select_op_missing_from_the_known_list_is_left_to_the_converter(tf, work):
+    """TF 2.21 converts MatrixDeterminant as a Select TF op; the preflight must not stop it."""
+
+    class Det(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([1, 2, 2], tf.float32)])
+        def serve(self, x):
+            return {"y": tf.linalg.det(x)}
+
+    m = Det()
+    src = work / "det"
+    tf.saved_model.save(m, str(src), signatures={"serving_default": m.serve})
+    dst = work / "det.tflite"
+    res = cli(src, dst, "--allow-select-tf-ops", "--no-verify")
+    assert res.exit_code == 0, res.stderr
+    assert "MatrixDeterminant" in res.stderr
+    ops = {o["op_name"] for o in Interpreter(model_path=str(dst))._get_ops_details()}
+    assert "FlexMatrixDeterminant" in ops
+
+
 def test_shape_error_from_the_converter_is_one_line(work):
     dst = work / "batch2.tflite"
     res = cli(SAMPLES / "digits_frozen.pb", dst, "--input-shapes", "2,8,8,1")

@@ -58,6 +58,13 @@ def test_op_in_neither_table_is_an_error_unless_custom_ops():
     assert run(graph, allow_custom_ops=True).errors == []
 
 
+def test_op_in_neither_table_is_left_to_the_converter_with_the_select_flag():
+    report = run(chain("Relu", "MatrixDeterminant"), allow_select_tf_ops=True)
+    (finding,) = report.warnings
+    assert report.errors == [] and finding.kind == "unlisted_op"
+    assert "--allow-custom-ops" in finding.hint
+
+
 def test_unused_ops_are_not_checked():
     graph = chain("Relu", "Softmax")
     dead = Value("dead:0", DType.FLOAT32)
