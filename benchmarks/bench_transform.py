@@ -35,10 +35,11 @@ open(dst, "wb").write(out)
 def make_inception(path) -> None:
     """Freeze InceptionV3 (random weights, batch 1) into a GraphDef file.
 
-    Its batch norms are built as FusedBatchNormV3 ops, as TF1-era graphs (and
-    tf.keras) have them: Keras 3 spells a batch norm as Rsqrt/Mul/Sub/Add, which
-    fold_constants turns into Mul constants of shape [1,1,1,C] that TF's
-    fold_batch_norms rejects ("Mul constant input to batch norm has bad shape").
+    Its batch norms are built as FusedBatchNorm ops, as TF1-era graphs have them
+    (TF's fold_old_batch_norms folds FusedBatchNorm, not FusedBatchNormV3): Keras 3
+    spells a batch norm as Rsqrt/Mul/Sub/Add, which fold_constants turns into Mul
+    constants of shape [1,1,1,C] that TF's fold_batch_norms rejects ("Mul constant
+    input to batch norm has bad shape").
     """
     import keras
     import tensorflow as tf
@@ -50,9 +51,9 @@ def make_inception(path) -> None:
         def call(self, inputs, training=None, mask=None):
             scale = self.gamma if self.scale else tf.ones_like(self.moving_mean)
             offset = self.beta if self.center else tf.zeros_like(self.moving_mean)
-            return tf.compat.v1.nn.fused_batch_norm(
-                inputs, scale, offset, self.moving_mean, self.moving_variance,
-                epsilon=self.epsilon, is_training=False)[0]
+            return tf.raw_ops.FusedBatchNorm(
+                x=inputs, scale=scale, offset=offset, mean=self.moving_mean,
+                variance=self.moving_variance, epsilon=self.epsilon, is_training=False)[0]
 
     original = inception_v3.layers.BatchNormalization
     inception_v3.layers.BatchNormalization = FusedBatchNorm
@@ -85,7 +86,7 @@ def main() -> None:
     from modelkit.transform import all_passes
 
     WORK.mkdir(parents=True, exist_ok=True)
-    src = WORK / "inception_v3_frozen.pb"
+    src = WORK / "inception_v3_fbn_frozen.pb"
     if not src.exists():
         print(f"generating {src.name} ...", file=sys.stderr)
         make_inception(src)
