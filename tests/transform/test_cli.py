@@ -165,3 +165,23 @@ def test_savedmodel_is_frozen_first(tmp_path, image):
     want = next(iter(fn(tf.constant(image)).values())).numpy()
     got = run_graph(dst.read_bytes(), {report["inputs"][0]: image}, report["outputs"])[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_structural_and_tflite_passes_do_not_import_tensorflow(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom pathlib import Path\n"
+        "from modelkit.cli.transform import run_transform\n"
+        f"run_transform(Path({str(SAMPLES / 'digits_frozen.pb')!r}), "
+        f"Path({str(tmp_path / 'a.pb')!r}),"
+        " 'strip_unused_nodes remove_nodes(op=Identity) merge_duplicate_nodes obfuscate_names "
+        "add_default_attributes insert_logging sort_by_execution_order')\n"
+        f"run_transform(Path({str(SAMPLES / 'digits_int8.tflite')!r}), "
+        f"Path({str(tmp_path / 'b.tflite')!r}), 'set_io_type(type=uint8) strip_unused_buffers')\n"
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.split() == ["False", "False"]
