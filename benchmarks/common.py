@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import os
+import json
 import statistics
 import subprocess
 import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +24,22 @@ class Measure:
     runs: int
 
 
+# Times one run of a command and reports its own peak RSS. NOTE: Linux keeps a
+# forked child's pre-exec high-water mark, so a command started by a process that
+# holds TensorFlow (a model just generated) would report that process's peak; this
+# small process starts the command instead.
+_TIMER = """
+import json, os, subprocess, sys, time
+t0 = time.perf_counter()
+proc = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+err = proc.stderr.read()
+_, status, usage = os.wait4(proc.pid, 0)
+wall = time.perf_counter() - t0
+print(json.dumps([os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024,
+                  err.decode(errors="replace")[-2000:]]))
+"""
+
+
 def measure(cmd: list[str], runs: int = 5, warmup: int = 1) -> Measure:
     """Run `cmd` as a fresh process `warmup + runs` times; medians of the counted runs.
 
@@ -32,19 +47,14 @@ def measure(cmd: list[str], runs: int = 5, warmup: int = 1) -> Measure:
     """
     walls, rss = [], []
     for i in range(warmup + runs):
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - t0
-        proc.returncode = os.waitstatus_to_exitcode(status)
-        if proc.returncode != 0:
-            err = proc.stderr.read().decode(errors="replace")[-2000:] if proc.stderr else ""
-            raise RuntimeError(f"{' '.join(cmd)} exited {proc.returncode}: {err}")
-        if proc.stderr:
-            proc.stderr.close()
+        out = subprocess.run([PYTHON, "-c", _TIMER, *cmd], capture_output=True, text=True,
+                             check=True).stdout
+        code, wall, peak, err = json.loads(out)
+        if code != 0:
+            raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err}")
         if i >= warmup:
             walls.append(wall)
-            rss.append(usage.ru_maxrss / 1024)
+            rss.append(peak)
     return Measure(statistics.median(walls), statistics.median(rss), runs)
 
 
@@ -66,10 +76,22 @@ HEADER = (row(["case", "modelkit wall", "modelkit peak RSS", "alternative wall",
           + row(["---"] * 7))
 
 
+def precompile() -> None:
+    """Write modelkit's bytecode, as installing a package does.
+
+    NOTE: with PYTHONDONTWRITEBYTECODE set (or a read-only checkout) an editable
+    install compiles every module at every start, which is not what users run.
+    """
+    import compileall
+
+    compileall.compile_dir(str(ROOT / "modelkit"), quiet=1)
+
+
 def summarize_vs(label: str, path: Path, make, alternative: str, their_name: str) -> str:
     """Make the model at `path` if missing, then time `modelkit summarize --json` on it
     against `python -c alternative path`; a markdown row."""
     WORK.mkdir(parents=True, exist_ok=True)
+    precompile()
     if not path.exists():
         print(f"generating {path.name} ...", file=sys.stderr)
         make(path)
