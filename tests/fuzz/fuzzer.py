@@ -349,15 +349,16 @@ class Worker:
         self.proc.stdin.flush()
 
     def tree_rss(self) -> int:
-        """Resident bytes of the worker and its children (the HDF5 reader child)."""
+        """Proportional resident bytes (PSS) of the worker and its children (the HDF5
+        reader child); a forked child's pages shared with the worker count once."""
         total = 0
         pids = [self.proc.pid]
         while pids:
             pid = pids.pop()
             try:
-                with open(f"/proc/{pid}/status") as f:
+                with open(f"/proc/{pid}/smaps_rollup") as f:
                     total += next((int(x.split()[1]) * 1024 for x in f
-                                   if x.startswith("VmRSS:")), 0)
+                                   if x.startswith("Pss:")), 0)
                 with open(f"/proc/{pid}/task/{pid}/children") as f:
                     pids.extend(int(c) for c in f.read().split())
             except (OSError, ValueError):
