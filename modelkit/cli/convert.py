@@ -7,6 +7,8 @@ Examples:
     modelkit convert frozen.pb legacy.tflite --quantize uint8 --mean 0 --std 255 \\
         --default-ranges 0,6
     modelkit convert ckpt_dir/ frozen.pb --outputs probs
+    modelkit convert legacy_quantized.pb model.tflite --dequantize-legacy \\
+        --quantize int8 --data calib.npy
 """
 
 from __future__ import annotations
@@ -68,6 +70,16 @@ def convert(
     allow_unsafe_ops: bool = typer.Option(False, "--allow-unsafe-ops",
                                           help="Convert even when the graph holds ops that "
                                           "act on this machine (file I/O, Python calls)."),
+    denylist_nodes: str = typer.Option(None, "--denylist-nodes", metavar="NAME,...",
+                                       help="int8: keep these ops (by output tensor name in "
+                                       "the float model, see `modelkit debug`) in float."),
+    denylist_ops: str = typer.Option(None, "--denylist-ops", metavar="OP,...",
+                                     help="int8: keep every op of these TFLite types "
+                                     "(e.g. FULLY_CONNECTED) in float."),
+    dequantize_legacy: bool = typer.Option(False, "--dequantize-legacy",
+                                           help="First reverse TF1 legacy quantization "
+                                           "(graph_transforms quantize_nodes/quantize_weights) "
+                                           "to a float graph."),
     no_verify: bool = typer.Option(False, "--no-verify",
                                    help="Skip running both models to compare outputs."),
     no_preflight: bool = typer.Option(False, "--no-preflight",
@@ -79,6 +91,7 @@ def convert(
     with reporting_errors():
         from modelkit.convert.pipeline import (ConvertOptions, convert as run, parse_floats,
                                                parse_shapes)
+        from modelkit.convert.selective import parse_list, parse_ops
         from modelkit.errors import UsageError, VerificationError
 
         ranges = None
@@ -100,7 +113,8 @@ def convert(
             signature=signature, allow_select_tf_ops=allow_select_tf_ops,
             allow_custom_ops=allow_custom_ops, verify=not no_verify,
             preflight=not no_preflight, force=force, debug=_state["debug"],
-            allow_unsafe_ops=allow_unsafe_ops)
+            dequantize_legacy=dequantize_legacy, allow_unsafe_ops=allow_unsafe_ops,
+            denylist_nodes=parse_list(denylist_nodes), denylist_ops=parse_ops(denylist_ops))
         try:
             result = run(opts)
         except VerificationError as e:

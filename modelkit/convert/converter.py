@@ -140,6 +140,13 @@ class Conversion:
 
         with quiet_native_stderr(self.opts.debug) as native:
             try:
+                if self.opts.denylist_nodes or self.opts.denylist_ops:
+                    from modelkit.convert.selective import Denylist, convert_selectively
+
+                    return convert_selectively(
+                        self.tf, converter,
+                        Denylist(self.opts.denylist_nodes, self.opts.denylist_ops),
+                        self.opts.io_type, path=str(self.opts.src), warn=self.progress.warn)
                 return converter.convert()
             except (ConverterError, ValueError, RuntimeError, self.tf.errors.OpError) as e:
                 # NOTE: ValueError/RuntimeError are how the converter reports bad

@@ -41,6 +41,9 @@ class ConvertOptions:
     force: bool = False
     debug: bool = False
     allow_unsafe_ops: bool = False
+    dequantize_legacy: bool = False
+    denylist_nodes: list[str] = field(default_factory=list)
+    denylist_ops: list[str] = field(default_factory=list)
 
 
 
@@ -142,9 +145,60 @@ def validate(opts: ConvertOptions, source: str, target: str) -> None:
         raise UsageError("--mean, --std and --default-ranges apply to --quantize uint8 only")
     if opts.calibration_steps < 1:
         raise UsageError("--calibration-steps must be at least 1")
+    if opts.denylist_nodes or opts.denylist_ops:
+        from modelkit.convert.selective import Denylist, check_mode
+
+        check_mode(q, Denylist(opts.denylist_nodes, opts.denylist_ops))
     if source in ("savedmodel", "keras_h5", "keras_zip") and (opts.inputs or opts.outputs):
         raise UsageError(f"--inputs/--outputs apply to graphs and checkpoints; a "
                          f"{registry.DESCRIPTIONS[source]} has its own inputs and outputs "
                          "(choose a SavedModel signature with --signature)")
     if opts.default_ranges is not None and opts.default_ranges[0] >= opts.default_ranges[1]:
         raise UsageError("--default-ranges MIN,MAX needs MIN < MAX")
+    if opts.dequantize_legacy and source != "graphdef":
+        raise UsageError("--dequantize-legacy works on frozen GraphDefs (.pb, .pbtxt), where "
+                         "graph_transforms left its eight-bit ops")
+
+
+def command_line(opts: ConvertOptions, *extra: str) -> str:
+    """The `modelkit convert` line that repeats `opts`, with `extra` flags after DST.
+
+    Used to print the exact command that gets past a preflight error.
+    """
+    import shlex
+
+    args = ["modelkit", "convert", str(opts.src), str(opts.dst), *extra]
+    if opts.dequantize_legacy and "--dequantize-legacy" not in extra:
+        args.append("--dequantize-legacy")
+    for flag, value, default in (("--to", opts.to, None), ("--from", opts.source_format, None),
+                                 ("--quantize", opts.quantize, "none"),
+                                 ("--io-type", opts.io_type, None)):
+        if value is not None and value != default:
+            args += [flag, str(value)]
+    if opts.data is not None:
+        args += ["--data", str(opts.data)]
+    if opts.calibration_steps != 100:
+        args += ["--calibration-steps", str(opts.calibration_steps)]
+    if opts.mean:
+        args += ["--mean", ",".join(f"{m:g}" for m in opts.mean)]
+    if opts.std:
+        args += ["--std", ",".join(f"{s:g}" for s in opts.std)]
+    if opts.default_ranges is not None:
+        args += ["--default-ranges", f"{opts.default_ranges[0]:g},{opts.default_ranges[1]:g}"]
+    if opts.inputs:
+        args += ["--inputs", ",".join(opts.inputs)]
+    if opts.outputs:
+        args += ["--outputs", ",".join(opts.outputs)]
+    if opts.input_shapes:
+        args += ["--input-shapes", ":".join(
+            ",".join("?" if d is None else str(d) for d in shape) for shape in opts.input_shapes)]
+    if opts.signature != "serving_default":
+        args += ["--signature", opts.signature]
+    for flag, on in (("--allow-select-tf-ops", opts.allow_select_tf_ops),
+                     ("--allow-custom-ops", opts.allow_custom_ops),
+                     ("--allow-unsafe-ops", opts.allow_unsafe_ops),
+                     ("--no-verify", not opts.verify), ("--no-preflight", not opts.preflight),
+                     ("--force", opts.force)):
+        if on:
+            args.append(flag)
+    return shlex.join(args)

@@ -16,8 +16,8 @@ import numpy as np
 
 from modelkit.convert.converter import Conversion, summarize_converter_error
 from modelkit.convert.data import load_data
-from modelkit.convert.options import (ConvertOptions, parse_floats, parse_shapes,
-                                      target_format, validate)
+from modelkit.convert.options import (ConvertOptions, command_line, parse_floats,
+                                      parse_shapes, target_format, validate)
 from modelkit.convert.preflight import (preflight_graph, preflight_savedmodel,
                                         raise_if_errors)
 from modelkit.convert.progress import Progress
@@ -68,6 +68,8 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
         from modelkit.runtime.safety import refuse_unsafe
 
         refuse_unsafe(model, opts.src, "converting")
+    if opts.dequantize_legacy:
+        model = _dequantize_legacy(opts, model, progress)
     result = ConvertResult(str(opts.src), str(opts.dst), source, target, opts.quantize)
 
     gio: GraphIO | None = None
@@ -92,12 +94,47 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
         progress.warn(line)
     for line in result.preflight.lines("error"):
         progress.detail(line)
-    raise_if_errors(result.preflight, str(opts.src))
+    raise_if_errors(result.preflight, str(opts.src),
+                    legacy_fix=command_line(opts, "--dequantize-legacy"))
 
     with tempfile.TemporaryDirectory(prefix="modelkit-convert-") as work:
-        run = Conversion(opts, source, target, progress, Path(work))
+        run_opts = opts
+        if opts.dequantize_legacy and model is not None:
+            run_opts = _float_source(opts, model, Path(work))
+        run = Conversion(run_opts, source, target, progress, Path(work))
         _convert(run, result, gio)
     return result
+
+
+def _dequantize_legacy(opts: ConvertOptions, model: Model | None,
+                       progress: Progress) -> Model:
+    """--dequantize-legacy: the TF1 eight-bit graph reversed to float (dequantize_legacy).
+
+    Raises:
+        UsageError: no graph reader to rewrite the graph with.
+        TransformError: an eight-bit tensor has no float source (exit 1).
+    """
+    if model is None:
+        raise UsageError("--dequantize-legacy needs the GraphDef reader", str(opts.src))
+    from modelkit.transform import PassContext, parse_spec, run_passes
+
+    progress.stage("reversing TF1 legacy quantization (dequantize_legacy)")
+    ctx = PassContext(list(opts.inputs or []), list(opts.outputs or []))
+    model, reports = run_passes(model, parse_spec("dequantize_legacy"), ctx)
+    for report in reports:
+        progress.detail(report.line())
+    return model
+
+
+def _float_source(opts: ConvertOptions, model: Model, work: Path) -> ConvertOptions:
+    """The options with the reversed float graph (written in `work`) as the source."""
+    from dataclasses import replace
+
+    from modelkit.formats.graphdef import to_graphdef
+
+    path = work / "dequantized.pb"
+    path.write_bytes(to_graphdef(model).SerializeToString(deterministic=True))
+    return replace(opts, src=path)
 
 
 def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> None:
@@ -198,7 +235,8 @@ _FLOAT_LEFT_HELP = {
 def _check_float_left(run: Conversion, result: ConvertResult, path: Path) -> None:
     """Warn when an integer mode left ops computing in float (they lacked min/max data)."""
     help_text = _FLOAT_LEFT_HELP.get(run.opts.quantize)
-    if help_text is None:
+    if help_text is None or run.opts.denylist_nodes or run.opts.denylist_ops:
+        # NOTE: with a denylist, float ops are what was asked for.
         return
     from modelkit.analysis.quantization import float_compute_ops
     from modelkit.formats.tflite import load as load_tflite

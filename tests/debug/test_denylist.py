@@ -127,3 +127,33 @@ def test_graphdef_with_denylist(tmp_path):
     assert kinds["FULLY_CONNECTED"] == ["int8", "float32"]
     assert kinds["CONV_2D"] == ["int8", "int8"]
     assert not [x for x in report.layers if "logits" in x.tensor_name]
+
+
+def test_convert_with_the_suggested_denylist(outlier, plain, tmp_path):
+    """`modelkit convert --denylist-nodes` (the command debug prints) writes a model
+    that keeps the accuracy; without it int8 loses it. Accuracy by the interpreter."""
+    from modelkit.convert.pipeline import ConvertOptions, convert
+
+    report, _ = plain
+    data = np.load(outlier["test"])
+    x, y = data["x"], data["y"]
+    outs = {}
+    for name, nodes in (("plain", []), ("selective", report.suggest_denylist)):
+        outs[name] = tmp_path / f"{name}.tflite"
+        convert(ConvertOptions(src=outlier["model"], dst=outs[name], quantize="int8",
+                               data=outlier["calib"], verify=False,
+                               denylist_nodes=list(nodes)), Progress(quiet=True))
+    assert _accuracy(outs["plain"], x, y) < 0.5
+    assert _accuracy(outs["selective"], x, y) >= report.accuracy["float"] - 0.03
+
+
+def test_convert_rejects_an_unknown_denylist_node(outlier, tmp_path):
+    from modelkit.convert.pipeline import ConvertOptions, convert
+    from modelkit.errors import UsageError
+
+    out = tmp_path / "never.tflite"
+    with pytest.raises(UsageError, match="did you mean"):
+        convert(ConvertOptions(src=outlier["model"], dst=out, quantize="int8",
+                               data=outlier["calib"], verify=False,
+                               denylist_nodes=["dense1_1/MatMul"]), Progress(quiet=True))
+    assert not out.exists()
