@@ -216,7 +216,7 @@ class Overlays:
         return out
 
     def header_text(self) -> str:
-        """What the header says about the check: `check tflite: ✖ 2 errors, ▲ 1 warning`."""
+        """What the header says about the check: `check tflite: ✖ 2 errors ▲ 1 warning`."""
         if self.state == "running":
             return f"checking for {self.target or 'tflite'}..."
         if self.state == "unavailable":
@@ -230,7 +230,7 @@ class Overlays:
         for sev, word in (("error", "error"), ("warning", "warning")):
             n = c[sev]
             parts.append(f"{SEVERITY_MARK[sev]} {n} {word}{'s' if n != 1 else ''}")
-        return f"check {self.checked_target}: " + ", ".join(parts)
+        return f"check {self.checked_target}: " + " ".join(parts)
 
     def node_findings(self, graph: int, node: int) -> list:
         """The findings at node `node` of graph `graph`."""

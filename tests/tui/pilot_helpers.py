@@ -50,10 +50,20 @@ def details_links(app) -> list[str]:
 
 
 async def settle(pilot) -> None:
-    """Wait for pending messages and workers."""
+    """Wait for pending messages and workers, and for the whole-graph layout once the
+    graph view has asked for it (it starts a moment after the view opens)."""
+    import time
+
     await pilot.pause()
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    screen = pilot.app.screen
+    if getattr(screen, "_layouts_started", False) and screen.current is not None:
+        deadline = time.monotonic() + 30
+        while screen.layouts.full(screen.current.graph) is None and time.monotonic() < deadline:
+            await pilot.pause(0.05)
+            await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
 
 
 def screen_text(app) -> str:

@@ -250,7 +250,7 @@ async def test_findings_marks_list_and_next_keys():
         app.overlays.set_findings("micro", findings_for(model))
         app.screen._check_done()
         await settle(pilot)
-        assert "check micro: ✖ 1 error, ▲ 2 warnings" in app.sub_title
+        assert "check micro: ✖ 1 error ▲ 2 warnings" in app.sub_title
         text = view(app).drawing.text(decorations=view(app)._decorations)
         assert "✖ error" in text and "▲ 2 warnings" in text
         # n / N go through the nodes with findings, in node order, wrapping around.

@@ -19,6 +19,10 @@ from tui.widgets.graph_pane import GraphPane
 from tui.widgets.graph_view import GraphLayouts, GraphView
 
 
+# Seconds between opening the graph view and starting the whole-graph layouts.
+LAYOUT_DELAY = 0.5
+
+
 class MainScreen(Screen):
     """Browse graphs, nodes and tensors; every jump is recorded so `b` goes back.
 
@@ -136,14 +140,18 @@ class MainScreen(Screen):
     def _check_done(self) -> None:
         self._show_header()
         self.query_one(GraphView).overlays_changed()
-        if self.current is not None:
-            self.details.show(self._page(self.current))
+        cur = self.current
+        # NOTE: the page is redrawn only when the findings add to it, so the cursor in
+        # its links stays where the user left it otherwise.
+        if cur is not None and cur.kind == NODE and \
+                self.overlays.node_findings(cur.graph, cur.index):
+            self.details.show(self._page(cur))
 
     def _show_header(self) -> None:
         """Header: the file name, then the check's error and warning counts."""
         name = self.app.model_name
         check = self.overlays.header_text()
-        self.app.sub_title = f"{name}  |  {check}" if check and name else (check or name)
+        self.app.sub_title = f"{name} · {check}" if check and name else (check or name)
 
     def _show_legend(self) -> None:
         legend = self.query_one("#graph-legend", Static)
@@ -179,7 +187,9 @@ class MainScreen(Screen):
         box.display = True
         if not self._layouts_started:
             self._layouts_started = True
-            self._lay_out_graphs()
+            # NOTE: a moment after the first drawing is out, so it does not share the
+            # CPU with the worker; the neighbourhood is drawn meanwhile.
+            self.set_timer(LAYOUT_DELAY, self._lay_out_graphs)
         if self.current is not None:
             view.show(self.current, centre=False)
         view.focus()

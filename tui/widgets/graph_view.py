@@ -9,6 +9,7 @@ visible rows are drawn (`render_line`), so a big drawing costs what a screen cos
 from __future__ import annotations
 
 import threading
+import time
 
 from rich.segment import Segment
 from rich.style import Style
@@ -29,6 +30,9 @@ FULL_LAYOUT_LIMIT = 2500
 # Boxes drawn around the selection at most, whatever the number of hops.
 NEIGHBOURHOOD_CAP = 160
 DEFAULT_HOPS = 3
+# The whole-graph worker works this long (s), then sleeps this long, leaving the UI room.
+YIELD_EVERY = 0.004
+YIELD_FOR = 0.004
 
 ROLES = ("edge", "edge-lit", "label", "label-lit", "box", "io", "sel", "title", "name",
          "muted", "error", "warning", "info", "lvl0", "lvl1", "lvl2", "lvl3")
@@ -68,7 +72,19 @@ class GraphLayouts:
             self._full[graph] = (f"{len(st):,} boxes: too many to lay out whole "
                                  f"(limit {FULL_LAYOUT_LIMIT:,})")
             return
-        layout = st.layout(should_stop=should_stop)
+        last = time.perf_counter()
+
+        def pause_and_ask() -> bool:
+            # NOTE: the layout is pure Python and shares the GIL with the UI thread;
+            # stepping aside every few milliseconds keeps keystrokes answered at once.
+            nonlocal last
+            now = time.perf_counter()
+            if now - last > YIELD_EVERY:
+                time.sleep(YIELD_FOR)
+                last = time.perf_counter()
+            return should_stop is not None and should_stop()
+
+        layout = st.layout(should_stop=pause_and_ask)
         if layout is not None:
             self._full[graph] = layout
 
