@@ -124,3 +124,12 @@ def test_unknown_denylist_node_names_the_close_one():
     assert "did you mean 'digits_cnn_1/dense1_1/MatMul;digits_cnn_1/dense1_1/Relu;" \
         "digits_cnn_1/dense1_1/BiasAdd'" in proc.stderr
 
+
+
+def test_convert_denylist_needs_int8(tmp_path):
+    out = tmp_path / "never.tflite"
+    proc = run_cli("convert", str(SAMPLES / "digits_frozen.pb"), str(out), "--quantize",
+                   "dynamic", "--denylist-ops", "FULLY_CONNECTED")
+    assert proc.returncode == 2
+    assert "apply to --quantize int8" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
