@@ -49,8 +49,9 @@ def debug(
                                           help="Calibrate on these inputs instead of "
                                           "--data (e.g. training samples)."),
     quantize: str = typer.Option("int8", "--quantize", "-q", help="int8|int16x8."),
-    io_type: str = typer.Option(None, "--io-type", help="int8: model input/output type "
-                                "int8 (default)|uint8|float32."),
+    io_type: str = typer.Option(None, "--io-type", help="Model input/output type, as for "
+                                "convert: int8 (default)|uint8|float32; int16x8: "
+                                "float32 (default)|int16."),
     samples: int = typer.Option(200, "--samples", help="Samples measured (from --data)."),
     calibration_steps: int = typer.Option(100, "--calibration-steps",
                                           help="Samples used for calibration."),
