@@ -144,8 +144,7 @@ def check_ops(nodes: Iterable[Node], *, allow_select_tf_ops: bool,
         findings.append(Finding(
             "legacy_quantized", op, names, "error",
             "TF1 legacy quantization (graph_transforms quantize_nodes/quantize_weights); "
-            "TFLite cannot take it: convert the float graph with "
-            "`--quantize int8 --data calib.npy` instead"))
+            "TFLite cannot take it: add --dequantize-legacy to reverse it to float first"))
     # NOTE: the converter's Flex list grows with TF releases (TF 2.21 makes
     # MatrixDeterminant a Select TF op although allowlisted_flex_ops.cc omits it), so
     # with --allow-select-tf-ops an op in neither table is left to the converter.
@@ -209,8 +208,8 @@ def preflight_model(model: Model) -> PreflightReport:
     for op, names in legacy.items():
         report.findings.append(Finding(
             "legacy_quantized", op, names, "error",
-            "TF1 legacy quantization; TFLite cannot take it: convert the float model with "
-            "`--quantize int8 --data calib.npy` instead"))
+            "TF1 legacy quantization; TFLite cannot take it: freeze the model to a .pb, "
+            "then convert it with --dequantize-legacy"))
     return report
 
 
@@ -255,8 +254,12 @@ def preflight_savedmodel(model: Model, signature: str | None, *, allow_select_tf
     return report
 
 
-def raise_if_errors(report: PreflightReport, path: str) -> None:
+def raise_if_errors(report: PreflightReport, path: str, *,
+                    legacy_fix: str | None = None) -> None:
     """Stop with exit 4 when the report holds errors.
+
+    Args:
+        legacy_fix: the exact command that gets past legacy quantized ops, if any.
 
     Raises:
         UnsupportedError: one line summary; the details are in `report.lines()`.
@@ -266,9 +269,12 @@ def raise_if_errors(report: PreflightReport, path: str) -> None:
         return
     if any(f.kind == "legacy_quantized" for f in errors):
         ops = sorted({f.op for f in errors if f.kind == "legacy_quantized"})
+        fix = (f"reverse them to float and convert: {legacy_fix}" if legacy_fix else
+               "reverse them with `modelkit transform SRC float.pb -t dequantize_legacy` and "
+               "convert float.pb")
         msg = (f"the graph holds TF1 legacy quantized ops ({', '.join(ops)}) from "
-               "graph_transforms quantize_nodes/quantize_weights, which TFLite cannot take; "
-               "convert the float graph with `--quantize int8 --data calib.npy` instead")
+               f"graph_transforms quantize_nodes/quantize_weights, which TFLite cannot take; "
+               f"{fix}")
     else:
         parts = []
         for f in errors:

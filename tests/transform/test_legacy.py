@@ -131,6 +131,23 @@ def test_sample_outputs_closer_to_float_than_legacy(digits_reversed: bytes) -> N
     np.testing.assert_allclose(rev, ref, atol=1e-5)
 
 
+def test_weights_only_graph_reverses_exactly(tmp_path) -> None:
+    """After quantize_weights alone, the reversed graph computes what TF computes on the
+    eight-bit graph (the same dequantized weights), with the float graph's node names."""
+    legacy = tf_transform(FROZEN.read_bytes(), ["input"], ["probs"],
+                          "quantize_weights(minimum_size=10)")
+    assert op_histogram(legacy)["Dequantize"] == 7
+    path = tmp_path / "weights_only.pb"
+    path.write_bytes(legacy.SerializeToString())
+    rev = ours(path, ["input"], ["probs"], "dequantize_legacy")
+    assert "Dequantize" not in op_histogram(rev)
+    assert sorted(node_names(rev)) == sorted(node_names(FROZEN.read_bytes()))
+    x = _digits_images(40)
+    np.testing.assert_allclose(_run_each(rev, x, "input", "probs"),
+                               _run_each(legacy.SerializeToString(), x, "input", "probs"),
+                               atol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def quant_float(tmp_path_factory) -> tuple[Path, bytes, list[str], list[str]]:
     data, ins, outs = quant_graph()
@@ -240,3 +257,53 @@ def test_not_legacy_is_no_change() -> None:
     out, reports = run_passes(model, parse_spec("dequantize_legacy"),
                               PassContext(["input"], ["probs"]))
     assert out is model and not reports[0].changed
+
+
+# ----------------------------------------------------------------------------- convert
+
+def test_convert_stops_on_legacy_ops_with_the_command_that_reverses_them(tmp_path) -> None:
+    from tests.conftest import run_cli
+
+    dst = tmp_path / "legacy.tflite"
+    done = run_cli("convert", str(LEGACY), str(dst), "--quantize", "int8", "--data",
+                   str(SAMPLES / "digits_calib.npy"))
+    assert done.returncode == 4, done.stderr
+    assert not dst.exists()
+    line = next(ln for ln in done.stderr.splitlines()
+                if "--dequantize-legacy" in ln and "modelkit convert" in ln)
+    command = line[line.index("modelkit convert"):].rstrip("`. ")
+    assert command.split()[2:] == [str(LEGACY), str(dst), "--dequantize-legacy",
+                                   "--quantize", "int8", "--data",
+                                   str(SAMPLES / "digits_calib.npy")]
+
+
+def test_convert_dequantize_legacy_int8_agrees_with_legacy_graph(tmp_path) -> None:
+    """`convert --dequantize-legacy --quantize int8`: the int8 model's outputs differ from
+    the legacy graph's by no more than twice the legacy graph's own quantization error,
+    and pick the same class."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    from tests.conftest import run_cli
+
+    dst = tmp_path / "digits_int8.tflite"
+    done = run_cli("convert", str(LEGACY), str(dst), "--dequantize-legacy", "--quantize",
+                   "int8", "--data", str(SAMPLES / "digits_calib.npy"), "--json")
+    assert done.returncode == 0, done.stderr
+    assert "dequantize_legacy" in done.stderr
+    x = _digits_images(120)
+    flt = _run_each(FROZEN.read_bytes(), x, "input", "probs")
+    legacy = _run_each(LEGACY.read_bytes(), x, "input", "probs")
+    it = Interpreter(model_path=str(dst))
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
+    got = []
+    for i in range(len(x)):
+        q = np.clip(np.round(x[i:i + 1] / s_in) + z_in, -128, 127).astype(np.int8)
+        it.set_tensor(inp["index"], q)
+        it.invoke()
+        got.append((it.get_tensor(out["index"]).astype(np.float32) - z_out) * s_out)
+    int8 = np.concatenate(got)
+    legacy_error = np.abs(legacy - flt).max()
+    assert np.abs(int8 - legacy).max() <= 2 * legacy_error
+    assert (int8.argmax(1) == legacy.argmax(1)).mean() >= 0.99
