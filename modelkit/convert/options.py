@@ -194,6 +194,10 @@ def command_line(opts: ConvertOptions, *extra: str) -> str:
             ",".join("?" if d is None else str(d) for d in shape) for shape in opts.input_shapes)]
     if opts.signature != "serving_default":
         args += ["--signature", opts.signature]
+    if opts.denylist_nodes:
+        args += ["--denylist-nodes", ",".join(opts.denylist_nodes)]
+    if opts.denylist_ops:
+        args += ["--denylist-ops", ",".join(opts.denylist_ops)]
     for flag, on in (("--allow-select-tf-ops", opts.allow_select_tf_ops),
                      ("--allow-custom-ops", opts.allow_custom_ops),
                      ("--allow-unsafe-ops", opts.allow_unsafe_ops),
