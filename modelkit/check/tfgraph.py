@@ -52,8 +52,8 @@ def _legacy(n: Node) -> bool:
               "take them.",
       source="tensorflow/tools/graph_transforms/quantize_nodes.cc; the converter's "
              "legalization has no pattern for them",
-      fix="modelkit transform SRC float.pb --transforms dequantize_legacy, then modelkit "
-          "convert float.pb model.tflite")
+      fix="modelkit convert SRC model.tflite --dequantize-legacy (or modelkit transform SRC "
+          "float.pb --transforms dequantize_legacy for the float graph)")
 def _legacy_rule(ctx) -> Iterator[Hit]:
     for op, idx in _grouped(ctx, _legacy):
         yield _hit(ctx, op, idx, "TF1 legacy quantization; TFLite cannot take it")
