@@ -164,7 +164,8 @@ class TFLiteBackend(Backend):
             self._allocate()
         try:
             for spec, x in zip(self.inputs, feeds):
-                interp.set_tensor(spec.index, np.ascontiguousarray(x))
+                # NOTE: ascontiguousarray makes a 0-d value 1-d; keep the shape.
+                interp.set_tensor(spec.index, np.ascontiguousarray(x).reshape(np.shape(x)))
             interp.invoke()
         except (RuntimeError, ValueError) as e:
             raise UsageError(f"the interpreter rejected the inputs: "

@@ -125,3 +125,40 @@ def test_scalar_inputs_run_one_sample_at_a_time():
                          experimental_op_resolver_type=BUILTIN).get_signature_runner("iterate")
     want = np.concatenate([runner(steps=steps[i], x=x[i:i + 1])["y"] for i in range(3)])
     np.testing.assert_array_equal(got, want)
+
+
+def test_scalar_input_without_a_signature(tmp_path):
+    """A 0-d input of a model without signatures is fed as a 0-d value."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    import modelkit
+
+    @tf.function(input_signature=[tf.TensorSpec([], tf.float32),
+                                  tf.TensorSpec([1, 3], tf.float32)])
+    def scale(s, x):
+        return x * s + 1.0
+
+    conv = tf.lite.TFLiteConverter.from_concrete_functions([scale.get_concrete_function()], scale)
+    src = tmp_path / "scalar.tflite"
+    src.write_bytes(conv.convert())
+    model = modelkit.load(src)
+    model.signatures = []
+    path = tmp_path / "scalar_nosig.tflite"
+    modelkit.save(model, path)
+    rt = open_runtime(path)
+    shapes = sorted(s.shape for s in rt.inputs)
+    assert shapes == [(), (1, 3)]
+    feeds = {s.name: (np.float32(2.5) if s.shape == () else np.array([[1, 2, 3]], np.float32))
+             for s in rt.inputs}
+    (got,) = rt.run(feeds).values()
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=BUILTIN)
+    interp.allocate_tensors()
+    for d in interp.get_input_details():
+        interp.set_tensor(d["index"], np.asarray(feeds[d["name"]], np.float32).reshape(d["shape"]))
+    interp.invoke()
+    want = interp.get_tensor(interp.get_output_details()[0]["index"])
+    np.testing.assert_array_equal(got, want)
+    np.testing.assert_allclose(got, [[3.5, 6.0, 8.5]])
