@@ -134,12 +134,19 @@ def add_node(graph: Graph, node: Node, *, before: Node | None = None) -> Node:
         graph.nodes.insert(graph.nodes.index(before), node)
     else:
         graph.nodes.append(node)
-    known = {id(v) for v in graph.values}
-    for v in list(node.inputs) + list(node.outputs):
-        if v is not None and id(v) not in known:
-            graph.values.append(v)
-            known.add(id(v))
-    graph._by_name = None
+    # NOTE: the name index makes this O(1) per value; a pass adding thousands of
+    # nodes would otherwise rescan every value of the graph each time.
+    graph.value("")
+    index = graph._by_name
+    assert index is not None
+    for v in (*node.inputs, *node.outputs):
+        if v is None:
+            continue
+        known = index.get(v.name)
+        if known is v or (known is not None and any(x is v for x in graph.values)):
+            continue
+        graph.values.append(v)
+        index.setdefault(v.name, v)
     return node
 
 
