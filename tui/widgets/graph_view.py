@@ -161,6 +161,7 @@ class GraphView(ScrollView, can_focus=True):
         self.target: Target | None = None
         self.neighbourhood = False
         self._decorations: dict[int, Decoration] = {}
+        self._near_key: tuple | None = None
         self._styles: dict[str, Style] = {}
         self._drag: tuple[int, int, float, float] | None = None
         self._dragged = False
@@ -207,14 +208,12 @@ class GraphView(ScrollView, can_focus=True):
         elif self.selected is None:
             layout, near = None, True
         else:
-            cached = self.drawing
-            keep = (cached is not None and self.neighbourhood and cached.structure is st
-                    and getattr(cached, "_key", None) == (self.selected, self.hops))
-            if keep:
-                layout = cached
+            key = (st, self.selected, self.hops)
+            if self.drawing is not None and self.neighbourhood and self._near_key == key:
+                layout = self.drawing
             else:
                 layout = st.layout(st.neighbourhood(self.selected, self.hops, NEIGHBOURHOOD_CAP))
-                layout._key = (self.selected, self.hops)  # type: ignore[attr-defined]
+                self._near_key = key
             near = True
         self.drawing, self.neighbourhood = layout, near
         self._decorate()
