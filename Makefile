@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := samples/digits_int8.tflite
+DEMO := build/demo
 
 .PHONY: demo test bench fuzz samples clean
 
@@ -19,10 +20,31 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
+	@echo "== summarize: an int8 TFLite model, then a frozen graph"
 	$(BIN)/modelkit summarize $(SAMPLE)
 	$(BIN)/modelkit summarize samples/digits_frozen.pb
-	$(BIN)/modelkit convert samples/digits_frozen.pb build/demo/digits_frozen_int8.tflite \
+	@echo "== convert the frozen graph to full-integer int8, verified against the source"
+	$(BIN)/modelkit convert samples/digits_frozen.pb $(DEMO)/digits_frozen_int8.tflite \
 		--quantize int8 --data samples/digits_calib.npy --force
+	@echo "== run a uint8 model fed right (its own input quantization), then fed raw values"
+	$(BIN)/modelkit run samples/digits_uint8_legacy.tflite --data samples/digits_test.npz \
+		--labels samples/digits_test.npz --top-k 3
+	$(BIN)/modelkit run samples/digits_uint8_legacy.tflite --data samples/digits_test.npz \
+		--labels samples/digits_test.npz --top-k 3 --raw
+	@echo "== check a model whose FULLY_CONNECTED bias scale was hand-edited, fix it, check again"
+	$(BIN)/python tests/data/make_broken_models.py $(DEMO) fc_bias_per_tensor
+	$(BIN)/modelkit check $(DEMO)/fc_bias_per_tensor.tflite || echo "(check exited with $$?)"
+	$(BIN)/modelkit fix $(DEMO)/fc_bias_per_tensor.tflite $(DEMO)/fc_bias_fixed.tflite --force
+	$(BIN)/modelkit check $(DEMO)/fc_bias_fixed.tflite
+	@echo "== a TF1 legacy-quantized graph: check it, reverse it to float, convert it to int8"
+	$(BIN)/modelkit check samples/digits_legacy_quantized.pb | tail -n 3 || true
+	$(BIN)/modelkit transform samples/digits_legacy_quantized.pb $(DEMO)/digits_dequantized.pb \
+		--transforms dequantize_legacy --force
+	$(BIN)/modelkit convert $(DEMO)/digits_dequantized.pb $(DEMO)/digits_from_legacy_int8.tflite \
+		--quantize int8 --data samples/digits_calib.npy --force
+	@echo "== find the layer that loses the accuracy: the float graph against the uint8 model"
+	$(BIN)/modelkit debug samples/digits_frozen.pb samples/digits_uint8_legacy.tflite \
+		--data samples/digits_test.npz --labels samples/digits_test.npz
 	@if [ -t 1 ]; then $(BIN)/modelkit browse $(SAMPLE); \
 	else echo "(stdout is not a terminal: run '$(BIN)/modelkit browse $(SAMPLE)' to open the browser)"; fi
 
