@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from modelkit.ir import DType, Graph, Model, Node, Value
+from modelkit.quant.tflite_ops import WEIGHT_OPS
 
 ALIGN = 16
 EVAL_TENSOR_BYTES = 24          # sizeof(TfLiteEvalTensor)
@@ -32,7 +33,6 @@ PER_CHANNEL_BYTES = 8           # int32 multiplier + int32 shift per output chan
 FIXED_BYTES = 720               # interpreter, subgraph and allocator bookkeeping
 PER_SUBGRAPH_BYTES = 16            # sizeof(SubgraphAllocations): two pointers
 INT16_SOFTMAX_LUT_BYTES = 2 * 513 * 2  # softmax.cc: exp and 1/(1+x) lookup tables, int16
-_WEIGHT_OPS = frozenset({"CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV"})
 
 
 @dataclass
@@ -160,7 +160,7 @@ def scratch_requests(node: Node) -> list[int]:
         x = ins[2] if len(ins) > 2 else None
         width = {DType.INT8: 4, DType.INT16: 8}.get(x.dtype if x is not None else None)
         return [width * _elements(out)] if width else []
-    if op in _WEIGHT_OPS:
+    if op in WEIGHT_OPS:
         w = ins[1] if len(ins) > 1 else None
         return [_elements(w)] if w is not None and w.dtype == DType.INT4 else []
     if op in ("MEAN", "SUM", "REDUCE_MAX", "REDUCE_MIN", "REDUCE_ALL"):
@@ -226,7 +226,7 @@ def _tail(model: Model) -> int:
             total += OP_DATA_BYTES
             if n.op == "SOFTMAX" and n.outputs and n.outputs[0].dtype == DType.INT16:
                 total += INT16_SOFTMAX_LUT_BYTES
-            if n.op in _WEIGHT_OPS and n.outputs and n.outputs[0].shape:
+            if n.op in WEIGHT_OPS and n.outputs and n.outputs[0].shape:
                 total += PER_CHANNEL_BYTES * int(n.outputs[0].shape[-1] or 0)
     return _align(total)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelkit.check.rules import Hit, rule
-from modelkit.check.tflite_kernels import WEIGHT_OPS, quant, weight_io
 from modelkit.ir import DType, Node
+from modelkit.quant.tflite_ops import WEIGHT_OPS, quantized, weight_io
 
 XNNPACK_OPS = frozenset({
     "ABS", "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CEIL", "CONCATENATION", "CONV_2D", "COS",
@@ -87,7 +87,7 @@ def _xnn_quant(ctx, node: Node) -> Iterator[Hit]:
             yield Hit(f"{node.op}: XNNPACK takes no {t.dtype} tensor {t.name!r}; the node "
                       "runs on the builtin kernel", [t.name], {"type": str(t.dtype)})
             return
-        q = quant(t)
+        q = quantized(t)
         if q is None or t.dtype not in (DType.INT8, DType.UINT8):
             continue
         bad = [float(s) for s in q.scale if not (math.isfinite(s) and s > 0 and
@@ -105,10 +105,10 @@ def _xnn_quant(ctx, node: Node) -> Iterator[Hit]:
         _, _, b, _ = weight_io(node)
         if b is None:
             yield Hit(f"unsupported {node.op} node without bias", [], {})
-    if node.op == "CONCATENATION" and node.outputs and quant(node.outputs[0]) is not None:
-        qy = quant(node.outputs[0])
+    if node.op == "CONCATENATION" and node.outputs and quantized(node.outputs[0]) is not None:
+        qy = quantized(node.outputs[0])
         for i, t in enumerate(node.inputs):
-            qt = quant(t)
+            qt = quantized(t)
             if qt is not None and (qt.scale[0] != qy.scale[0] or
                                    qt.zero_point[0] != qy.zero_point[0]):
                 yield Hit(f"Mismatching quantization scale across the {i}th input of "
@@ -139,15 +139,15 @@ def _gpu_types(ctx, node: Node) -> Iterator[Hit]:
     for t in list(node.inputs) + list(node.outputs):
         if t is None or t.data is not None or t.dtype in _GPU_TYPES:
             continue
-        quantized = t.dtype in (DType.INT8, DType.UINT8)
+        is_quant = t.dtype in (DType.INT8, DType.UINT8)
         if node.op in ("RESHAPE",) and t.dtype == DType.INT32:
             continue
         yield Hit(f"{node.op}: {t.dtype} tensor {t.name!r}: " +
                   ("delegated only with allow_quant_ops, and computed in float"
-                   if quantized else "the GPU delegate takes no such tensor; the node "
+                   if is_quant else "the GPU delegate takes no such tensor; the node "
                                      "runs on the CPU"),
                   [t.name], {"type": str(t.dtype)},
-                  severity="info" if quantized else None)
+                  severity="info" if is_quant else None)
         return
 
 

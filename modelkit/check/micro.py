@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelkit.check.rules import Hit, rule
-from modelkit.check.tflite_kernels import weight_io
 from modelkit.ir import DType, Node
+from modelkit.quant.tflite_ops import quantized, weight_io
 
 # Builtin ops of TFLM's PythonOpsResolver (micro_mutable_op_resolver.h Add* methods).
 MICRO_OPS = frozenset({
@@ -142,10 +142,10 @@ def _dynamic(ctx) -> Iterator[Hit]:
              "PreprocessSoftmaxScaling -> QuantizeMultiplierGreaterThanOne "
              "(TFLITE_CHECK_GT)")
 def _softmax_input_scale(ctx, node: Node) -> Iterator[Hit]:
-    from modelkit.check.tflite_kernels import f32, quant
+    from modelkit.check.tflite_kernels import f32
 
     x = node.inputs[0] if node.inputs else None
-    qx = quant(x)
+    qx = quantized(x)
     if qx is None or x.dtype != DType.INT8:
         return
     beta = float(node.attrs.get("beta", 1.0))

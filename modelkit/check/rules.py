@@ -110,4 +110,7 @@ def rules_for(target: str, fmt: str) -> Iterator[Rule]:
 
 def _load_rule_modules() -> None:
     # NOTE: imported here, not at module top, so the modules can import `rule` from here.
-    from modelkit.check import delegates, edgetpu, micro, tfgraph, tflite_kernels  # noqa: F401
+    # The kernel rules load first: RULES keeps registration order, which is the order of
+    # reports and of the README rules table.
+    from modelkit.check import tflite_kernels  # noqa: F401
+    from modelkit.check import delegates, edgetpu, micro, tfgraph  # noqa: F401

@@ -11,9 +11,8 @@ from collections.abc import Iterator
 
 from modelkit.check.rules import Hit, rule
 from modelkit.ir import DType, Node, Value
+from modelkit.quant.tflite_ops import QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES, quantized, weight_io
 
-QUANT_TYPES = frozenset({DType.INT8, DType.UINT8, DType.INT16})
-WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 ALL = ("tflite", "micro", "edgetpu", "gpu", "xnnpack")
 # Custom ops the stock BuiltinOpResolver registers (LiteRT tflite/core/kernels/register.cc).
 STOCK_CUSTOM_OPS = frozenset({"NumericVerify", "Mfcc", "AudioSpectrogram",
@@ -22,30 +21,11 @@ STOCK_CUSTOM_OPS = frozenset({"NumericVerify", "Mfcc", "AudioSpectrogram",
 BIAS_TOLERANCE = 0.02
 
 
-def quant(v: Value | None):
-    """The tensor's QuantParams when it is quantized with at least one scale, else None."""
-    if v is None or v.quant is None or v.quant.scale.size == 0:
-        return None
-    return v.quant
-
-
 def f32(x: float) -> float:
     """x as the float32 the runtime holds."""
     import numpy as np
 
     return float(np.float32(x))
-
-
-def weight_io(node: Node) -> tuple[Value | None, Value | None, Value | None, Value | None]:
-    """(input, weights, bias, output) of a conv-like node, in every op's own input order."""
-    ins = node.inputs
-    if node.op == "TRANSPOSE_CONV":
-        x, w, b = (ins[2] if len(ins) > 2 else None), (ins[1] if len(ins) > 1 else None), \
-            (ins[3] if len(ins) > 3 else None)
-    else:
-        x, w, b = (ins[0] if ins else None), (ins[1] if len(ins) > 1 else None), \
-            (ins[2] if len(ins) > 2 else None)
-    return x, w, b, (node.outputs[0] if node.outputs else None)
 
 
 def out_channels(node: Node, w: Value) -> int | None:
@@ -62,15 +42,14 @@ def _bias_numbers(node: Node):
     runtime's 0.02 check, the worst channel, its scale_diff / output_scale).
     """
     x, w, b, y = weight_io(node)
-    qx, qw, qy = quant(x), quant(w), quant(y)
+    qx, qw, qy = quantized(x), quantized(w), quantized(y)
     if qx is None or qw is None or qy is None or b is None:
         return None
     import numpy as np
 
-    if x.dtype not in QUANT_TYPES or w.dtype not in (DType.INT8, DType.UINT8, DType.INT4,
-                                                     DType.INT16):
+    if x.dtype not in QUANT_TYPES or w.dtype not in WEIGHT_TYPES:
         return None  # hybrid and float nodes have float bias
-    qb = quant(b)
+    qb = quantized(b)
     n = qw.scale.size
     expected = f32(qx.scale[0]) * qw.scale.astype(np.float32).astype(np.float64)
     stated = (qb.scale if qb is not None else np.zeros(1)).astype(np.float32).astype(np.float64)
@@ -163,7 +142,7 @@ def _bias_scale_silent(ctx, node: Node) -> Iterator[Hit]:
              "quantization\")")
 def _filter_zero_point(ctx, node: Node) -> Iterator[Hit]:
     x, w, _, _ = weight_io(node)
-    qw = quant(w)
+    qw = quantized(w)
     if qw is None or x is None or x.dtype not in (DType.INT8, DType.INT16):
         return
     nonzero = [int(z) for z in qw.zero_point if z != 0]
@@ -188,7 +167,7 @@ def _filter_zero_point(ctx, node: Node) -> Iterator[Hit]:
              "conv_common.cc : ConvPrepare")
 def _quant_param_count(ctx) -> Iterator[Hit]:
     for v in ctx.graph.values:
-        q = quant(v)
+        q = quantized(v)
         if q is None or v.shape is None or not v.shape:
             continue
         axis = q.axis if q.axis is not None else q.details.get("quantized_dimension", 0)
@@ -223,7 +202,7 @@ def _quant_param_count(ctx) -> Iterator[Hit]:
       fix="softmax_output_params")
 def _softmax_output(ctx, node: Node) -> Iterator[Hit]:
     x, y = node.inputs[0], node.outputs[0]
-    qy = quant(y)
+    qy = quantized(y)
     if qy is None or x is None or x.dtype != y.dtype or y.dtype not in (DType.INT8,
                                                                           DType.INT16):
         return
@@ -255,7 +234,7 @@ def _softmax_output(ctx, node: Node) -> Iterator[Hit]:
       fix="logistic_output_params")
 def _logistic_output(ctx, node: Node) -> Iterator[Hit]:
     y = node.outputs[0]
-    qy = quant(y)
+    qy = quantized(y)
     if qy is None or y.dtype not in QUANT_TYPES:
         return
     scale, zp = f32(qy.scale[0]), int(qy.zero_point[0])
@@ -283,11 +262,11 @@ def _logistic_output(ctx, node: Node) -> Iterator[Hit]:
       fix="align_quant")
 def _concat(ctx, node: Node) -> Iterator[Hit]:
     y = node.outputs[0]
-    qy = quant(y)
+    qy = quantized(y)
     if qy is None or y.dtype not in (DType.INT8, DType.INT16):
         return
     for i, t in enumerate(node.inputs):
-        qt = quant(t)
+        qt = quantized(t)
         if qt is None:
             continue
         a, b = f32(qt.scale[0]), f32(qy.scale[0])
@@ -327,7 +306,7 @@ def _same_quant(a, b) -> bool:
       fix="align_quant")
 def _pool(ctx, node: Node) -> Iterator[Hit]:
     x, y = node.inputs[0], node.outputs[0]
-    qx, qy = quant(x), quant(y)
+    qx, qy = quantized(x), quantized(y)
     if qx is None or qy is None or y.dtype not in QUANT_TYPES or _same_quant(qx, qy):
         return
     a, b = f32(qx.scale[0]), f32(qy.scale[0])
@@ -354,7 +333,7 @@ def _pool(ctx, node: Node) -> Iterator[Hit]:
       fix="align_quant")
 def _reshape(ctx, node: Node) -> Iterator[Hit]:
     x, y = node.inputs[0], node.outputs[0]
-    qx, qy = quant(x), quant(y)
+    qx, qy = quantized(x), quantized(y)
     if qx is None or qy is None or y.dtype not in QUANT_TYPES or _same_quant(qx, qy):
         return
     a, b = f32(qx.scale[0]), f32(qy.scale[0])
@@ -392,7 +371,7 @@ def _int16_zp(ctx, node: Node) -> Iterator[Hit]:
     if node.op == "FULLY_CONNECTED":
         tensors.reverse()
     for role, t in tensors:
-        q = quant(t)
+        q = quantized(t)
         if q is None or t.dtype != DType.INT16 or int(q.zero_point[0]) == 0:
             continue
         zp = int(q.zero_point[0])
@@ -410,7 +389,7 @@ def _int16_zp(ctx, node: Node) -> Iterator[Hit]:
              "(TFLITE_CHECK_LT)")
 def _add_multiplier(ctx, node: Node) -> Iterator[Hit]:
     y = node.outputs[0]
-    qs = [quant(t) for t in node.inputs[:2]] + [quant(y)]
+    qs = [quantized(t) for t in node.inputs[:2]] + [quantized(y)]
     if any(q is None for q in qs) or y.dtype not in (DType.INT8, DType.UINT8):
         return
     s1, s2, so = (f32(q.scale[0]) for q in qs)
@@ -451,7 +430,7 @@ def _custom(ctx, node: Node) -> Iterator[Hit]:
       fix="log_softmax_output_params")
 def _log_softmax(ctx, node: Node) -> Iterator[Hit]:
     y = node.outputs[0]
-    qy = quant(y)
+    qy = quantized(y)
     if qy is None or y.dtype not in (DType.INT8, DType.UINT8):
         return
     zp_want = 127 if y.dtype == DType.INT8 else 255
@@ -496,7 +475,7 @@ def _bias_dtype(ctx, node: Node) -> Iterator[Hit]:
              "Micro: conv_common.cc : ConvPrepare")
 def _conv_scale_count(ctx, node: Node) -> Iterator[Hit]:
     _, w, _, _ = weight_io(node)
-    qw = quant(w)
+    qw = quantized(w)
     if qw is None or w.shape is None:
         return
     n, channels = qw.scale.size, out_channels(node, w)
@@ -527,7 +506,7 @@ def _conv_scale_count(ctx, node: Node) -> Iterator[Hit]:
       source="fully_connected.cc : PrepareImpl")
 def _fc_axis(ctx, node: Node) -> Iterator[Hit]:
     _, w, _, _ = weight_io(node)
-    qw = quant(w)
+    qw = quantized(w)
     if qw is None or qw.scale.size == 1:
         return
     axis = qw.axis if qw.axis is not None else qw.details.get("quantized_dimension", 0)

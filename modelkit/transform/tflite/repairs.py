@@ -19,11 +19,10 @@ import numpy as np
 
 from modelkit.ir import ArrayData, DType, Model, Node, QuantParams, Value
 from modelkit.ir.edit import clone_model
+from modelkit.quant.tflite_ops import QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES, quantized, weight_io
 from modelkit.transform.base import Param, Params, PassContext, PassResult, register
 
-_WEIGHT_OPS = ("FULLY_CONNECTED", "CONV_2D", "DEPTHWISE_CONV_2D", "TRANSPOSE_CONV")
 _COPY_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS")
-_QUANT = (DType.INT8, DType.UINT8, DType.INT16)
 _NODE_PARAM = Param("node", "only these node indices of graph 0 (repeatable); default all",
                     repeated=True)
 
@@ -35,10 +34,6 @@ def _where(gi: int, node: Node) -> str:
 def _selected(params: Params, gi: int, node: Node) -> bool:
     wanted = params.list("node")
     return not wanted or (gi == 0 and str(node.index) in wanted)
-
-
-def _q(v: Value | None) -> QuantParams | None:
-    return None if v is None or v.quant is None or v.quant.scale.size == 0 else v.quant
 
 
 def _copy_quant(q: QuantParams, storage: DType | None) -> QuantParams:
@@ -59,16 +54,12 @@ def requantize_bias(model: Model, params: Params, ctx: PassContext) -> PassResul
     changed = False
     for gi, graph in enumerate(model.graphs):
         for node in graph.nodes:
-            if node.op not in _WEIGHT_OPS or not _selected(params, gi, node):
+            if node.op not in WEIGHT_OPS or not _selected(params, gi, node):
                 continue
-            ins = node.inputs
-            x, w, b = (ins[2], ins[1], ins[3] if len(ins) > 3 else None) \
-                if node.op == "TRANSPOSE_CONV" else \
-                (ins[0], ins[1], ins[2] if len(ins) > 2 else None)
-            qx, qw, qb = _q(x), _q(w), _q(b)
+            x, w, b, _ = weight_io(node)
+            qx, qw, qb = quantized(x), quantized(w), quantized(b)
             if qx is None or qw is None or qb is None or b.data is None or \
-                    x.dtype not in _QUANT or w.dtype not in (DType.INT8, DType.UINT8,
-                                                             DType.INT4, DType.INT16):
+                    x.dtype not in QUANT_TYPES or w.dtype not in WEIGHT_TYPES:
                 continue
             want = (np.float32(qx.scale[0]) * qw.scale.astype(np.float32)).astype(np.float64)
             have = np.broadcast_to(qb.scale.astype(np.float32).astype(np.float64), want.shape)
@@ -122,8 +113,8 @@ def align_quant(model: Model, params: Params, ctx: PassContext) -> PassResult:
             if not _selected(params, gi, node) or not node.outputs:
                 continue
             y = node.outputs[0]
-            qy = _q(y)
-            if qy is None or y.dtype not in _QUANT:
+            qy = quantized(y)
+            if qy is None or y.dtype not in QUANT_TYPES:
                 continue
             if node.op in _COPY_OPS:
                 sources = [node.inputs[0]]
@@ -131,7 +122,7 @@ def align_quant(model: Model, params: Params, ctx: PassContext) -> PassResult:
                 sources = [t for t in node.inputs if t is not None]
             else:
                 continue
-            qs = [_q(t) for t in sources]
+            qs = [quantized(t) for t in sources]
             if any(q is None for q in qs):
                 continue
             keys = {(float(np.float32(q.scale[0])), int(q.zero_point[0])) for q in qs}
@@ -165,7 +156,7 @@ def _set_output(model: Model, params: Params, op: str, wanted) -> PassResult:
             if node.op != op or not _selected(params, gi, node):
                 continue
             y = node.outputs[0]
-            qy = _q(y)
+            qy = quantized(y)
             target = wanted.get(y.dtype) if qy is not None else None
             if target is None:
                 continue
