@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 from modelkit.check.rules import Hit, rule
 from modelkit.ir import DType, Node, Value
-from modelkit.quant.tflite_ops import QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES, quantized, weight_io
+from modelkit.quant.tflite_ops import (FIXED_OUTPUT_PARAMS, QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES,
+                                      quantized, weight_io)
 
 ALL = ("tflite", "micro", "edgetpu", "gpu", "xnnpack")
 # Custom ops the stock BuiltinOpResolver registers (LiteRT tflite/core/kernels/register.cc).
@@ -206,7 +207,7 @@ def _softmax_output(ctx, node: Node) -> Iterator[Hit]:
     if qy is None or x is None or x.dtype != y.dtype or y.dtype not in (DType.INT8,
                                                                           DType.INT16):
         return
-    zp_want, scale_want = (-128, 1 / 256) if y.dtype == DType.INT8 else (0, 1 / 32768)
+    scale_want, zp_want = FIXED_OUTPUT_PARAMS["SOFTMAX"][y.dtype]
     zp, scale = int(qy.zero_point[0]), f32(qy.scale[0])
     micro = ctx.target == "micro"
     if zp != zp_want:
@@ -238,18 +239,18 @@ def _logistic_output(ctx, node: Node) -> Iterator[Hit]:
     if qy is None or y.dtype not in QUANT_TYPES:
         return
     scale, zp = f32(qy.scale[0]), int(qy.zero_point[0])
+    want, zp_want = FIXED_OUTPUT_PARAMS["LOGISTIC"][y.dtype]
     if y.dtype == DType.INT16:
-        if scale == 1 / 32768 and zp == 0:
+        if scale == want and zp == zp_want:
             return
         text = ("tflite/kernels/activations.cc output->params.scale == 1. / 32768 was not true."
-                if scale != 1 / 32768 else
+                if scale != want else
                 f"tflite/kernels/activations.cc output->params.zero_point != 0 ({zp} != 0)")
-        want = 1 / 32768
     else:
-        if scale == 1 / 256:
+        # NOTE: the generic kernel checks only the int8/uint8 scale, not the zero point.
+        if scale == want:
             return
         text = "tflite/kernels/activations.cc:486 output->params.scale == 1. / 256 was not true."
-        want = 1 / 256
     yield Hit(ctx.refusal(node, text), [y.name],
               {"scale": scale, "zero_point": zp, "required_scale": want})
 
@@ -433,22 +434,22 @@ def _log_softmax(ctx, node: Node) -> Iterator[Hit]:
     qy = quantized(y)
     if qy is None or y.dtype not in (DType.INT8, DType.UINT8):
         return
-    zp_want = 127 if y.dtype == DType.INT8 else 255
+    scale_want, zp_want = FIXED_OUTPUT_PARAMS["LOG_SOFTMAX"][y.dtype]
     scale, zp = f32(qy.scale[0]), int(qy.zero_point[0])
-    if scale == 16 / 256 and zp == zp_want:
+    if scale == scale_want and zp == zp_want:
         return
     if ctx.target == "micro":
         text = ("tensorflow/lite/micro/kernels/log_softmax.cc:72 output->params.scale == "
-                "kOutputScale was not true." if scale != 16 / 256 else
+                "kOutputScale was not true." if scale != scale_want else
                 "tensorflow/lite/micro/kernels/log_softmax.cc output->params.zero_point == "
                 "kOutputZeroPoint was not true.")
-    elif scale != 16 / 256:
+    elif scale != scale_want:
         text = f"tflite/kernels/activations.cc:669 output->params.scale != 16.0 / 256 ({scale:g} != 0.0625)"
     else:
         text = (f"tflite/kernels/activations.cc output->params.zero_point != {zp_want} "
                 f"({zp} != {zp_want})")
     yield Hit(ctx.refusal(node, text), [y.name],
-              {"scale": scale, "zero_point": zp, "required_scale": 16 / 256,
+              {"scale": scale, "zero_point": zp, "required_scale": scale_want,
                "required_zero_point": zp_want})
 
 

@@ -36,3 +36,13 @@ def weight_io(node: Node) -> tuple[Value | None, Value | None, Value | None, Val
 
     x, w, b = (at(2), at(1), at(3)) if node.op == "TRANSPOSE_CONV" else (at(0), at(1), at(2))
     return x, w, b, (node.outputs[0] if node.outputs else None)
+
+# The output (scale, zero point) the quantized kernels require of ops whose real output
+# range is fixed: SOFTMAX and LOGISTIC [0, 1], LOG_SOFTMAX [-16, 0) (LiteRT
+# activations.cc : SoftmaxPrepare, SigmoidPrepare, LogSoftmaxPrepare).
+FIXED_OUTPUT_PARAMS: dict[str, dict[DType, tuple[float, int]]] = {
+    "SOFTMAX": {DType.INT8: (1 / 256, -128), DType.INT16: (1 / 32768, 0)},
+    "LOGISTIC": {DType.INT8: (1 / 256, -128), DType.UINT8: (1 / 256, 0),
+                 DType.INT16: (1 / 32768, 0)},
+    "LOG_SOFTMAX": {DType.INT8: (16 / 256, 127), DType.UINT8: (16 / 256, 255)},
+}

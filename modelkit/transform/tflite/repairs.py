@@ -19,7 +19,7 @@ import numpy as np
 
 from modelkit.ir import ArrayData, DType, Model, Node, QuantParams, Value
 from modelkit.ir.edit import clone_model
-from modelkit.quant.tflite_ops import QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES, quantized, weight_io
+from modelkit.quant.tflite_ops import FIXED_OUTPUT_PARAMS, QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES, quantized, weight_io
 from modelkit.transform.base import Param, Params, PassContext, PassResult, register
 
 _COPY_OPS = ("MAX_POOL_2D", "AVERAGE_POOL_2D", "RESHAPE", "SQUEEZE", "EXPAND_DIMS")
@@ -147,7 +147,8 @@ def align_quant(model: Model, params: Params, ctx: PassContext) -> PassResult:
     return PassResult(model, changed, notes)
 
 
-def _set_output(model: Model, params: Params, op: str, wanted) -> PassResult:
+def _set_output(model: Model, params: Params, op: str) -> PassResult:
+    wanted = FIXED_OUTPUT_PARAMS[op]
     model = clone_model(model)
     notes: list[str] = []
     changed = False
@@ -175,22 +176,18 @@ def _set_output(model: Model, params: Params, op: str, wanted) -> PassResult:
           doc="Set int8/int16 SOFTMAX outputs to the parameters the kernels require.")
 def softmax_output_params(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """int8: scale 1/256, zero point -128; int16: 1/32768, 0."""
-    return _set_output(model, params, "SOFTMAX",
-                       {DType.INT8: (1 / 256, -128), DType.INT16: (1 / 32768, 0)})
+    return _set_output(model, params, "SOFTMAX")
 
 
 @register("logistic_output_params", domain="tflite", params=(_NODE_PARAM,),
           doc="Set quantized LOGISTIC outputs to the parameters the kernels require.")
 def logistic_output_params(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """int8: scale 1/256, zero point -128; uint8: 1/256, 0; int16: 1/32768, 0."""
-    return _set_output(model, params, "LOGISTIC",
-                       {DType.INT8: (1 / 256, -128), DType.UINT8: (1 / 256, 0),
-                        DType.INT16: (1 / 32768, 0)})
+    return _set_output(model, params, "LOGISTIC")
 
 
 @register("log_softmax_output_params", domain="tflite", params=(_NODE_PARAM,),
           doc="Set quantized LOG_SOFTMAX outputs to the parameters the kernels require.")
 def log_softmax_output_params(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """int8: scale 16/256, zero point 127; uint8: 16/256, 255."""
-    return _set_output(model, params, "LOG_SOFTMAX",
-                       {DType.INT8: (16 / 256, 127), DType.UINT8: (16 / 256, 255)})
+    return _set_output(model, params, "LOG_SOFTMAX")
