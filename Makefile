@@ -45,8 +45,12 @@ demo: $(VENV)/.installed
 	@echo "== find the layer that loses the accuracy: the float graph against the uint8 model"
 	$(BIN)/modelkit debug samples/digits_frozen.pb samples/digits_uint8_legacy.tflite \
 		--data samples/digits_test.npz --labels samples/digits_test.npz
-	@if [ -t 1 ]; then $(BIN)/modelkit browse $(SAMPLE); \
-	else echo "(stdout is not a terminal: run '$(BIN)/modelkit browse $(SAMPLE)' to open the browser)"; fi
+	@echo "== browse the uint8 model's graph with the check findings and the per-layer errors on it"
+	$(BIN)/modelkit debug samples/digits_frozen.pb samples/digits_uint8_legacy.tflite \
+		--data samples/digits_test.npz --json > $(DEMO)/debug.json
+	@if [ -t 1 ]; then $(BIN)/modelkit browse samples/digits_uint8_legacy.tflite --graph \
+		--overlay $(DEMO)/debug.json; \
+	else echo "(stdout is not a terminal: run '$(BIN)/modelkit browse samples/digits_uint8_legacy.tflite --graph --overlay $(DEMO)/debug.json' to open the browser)"; fi
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
