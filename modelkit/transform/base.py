@@ -104,21 +104,18 @@ class Params:
                          f"boolean: {value} (expected true, false, 0 or 1)")
 
     def int(self, name: str, default: int = 0) -> int:
-        value = self.str(name)
-        if value is None:
-            return default
-        try:
-            return int(value)
-        except ValueError:
-            raise UsageError(f"{self.pass_name}: couldn't interpret the {name} argument as "
-                             f"a number: {value}") from None
+        return self._number(name, default, int)
 
     def float(self, name: str, default: float = 0.0) -> float:
+        return self._number(name, default, float)
+
+    def _number(self, name: str, default, parse):
+        """The one value of `name` parsed by `parse` (int or float), or `default`."""
         value = self.str(name)
         if value is None:
             return default
         try:
-            return float(value)
+            return parse(value)
         except ValueError:
             raise UsageError(f"{self.pass_name}: couldn't interpret the {name} argument as "
                              f"a number: {value}") from None
