@@ -1,5 +1,6 @@
 """What `run` and `compare` share: opening a model quietly, and turning --data,
---mean/--std/--raw into the arrays a backend takes (said on stderr)."""
+--mean/--std/--raw into the arrays a backend takes (said on stderr); and the
+parsing of --inputs/--outputs name lists (also `transform`'s)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,11 @@ import numpy as np
 from modelkit.convert.progress import Progress
 from modelkit.runtime import Backend
 from modelkit.runtime.results import format_values
+
+
+def comma_list(text: str | None) -> list[str] | None:
+    """The names of a comma separated option value (blanks dropped), or None when not given."""
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def open_model(path: Path, fmt: str | None, **options) -> Backend:

@@ -63,7 +63,7 @@ def run(
 ) -> None:
     """Run MODEL on --data and summarize its outputs."""
     with reporting_errors():
-        from modelkit.cli.feeding import open_model, prepare_inputs
+        from modelkit.cli.feeding import comma_list, open_model, prepare_inputs
         from modelkit.convert.progress import Progress
         from modelkit.errors import UsageError
         from modelkit.fileio import check_output
@@ -75,12 +75,9 @@ def run(
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         progress = Progress()
-        def names(text: str | None) -> list[str] | None:
-            return [n.strip() for n in text.split(",") if n.strip()] if text else None
-
         rt = open_model(model, from_, signature=signature, delegates=delegates,
-                        allow_unsafe_ops=allow_unsafe_ops, inputs=names(inputs),
-                        outputs=names(outputs), debug=_state["debug"])
+                        allow_unsafe_ops=allow_unsafe_ops, inputs=comma_list(inputs),
+                        outputs=comma_list(outputs), debug=_state["debug"])
         arrays, fed = prepare_inputs(rt, data, mean, std, raw=raw, limit=limit,
                                      progress=progress)
         count = int(arrays[0].shape[0])

@@ -50,6 +50,7 @@ def transform(
 ) -> None:
     """Apply graph_transforms passes (TF graphs) or TFLite rewrites to SRC, write DST."""
     with reporting_errors():
+        from modelkit.cli.feeding import comma_list
         from modelkit.errors import UsageError
 
         if list_:
@@ -61,18 +62,14 @@ def transform(
             raise UsageError("--transforms is required, e.g. --transforms "
                              "'strip_unused_nodes remove_nodes(op=Identity)'; "
                              "see 'modelkit transform --list'")
-        result = run_transform(src, dst, transforms, inputs=_names(inputs),
-                               outputs=_names(outputs), source_format=from_,
+        result = run_transform(src, dst, transforms, inputs=comma_list(inputs),
+                               outputs=comma_list(outputs), source_format=from_,
                                signature=signature, force=force)
         if as_json:
             from modelkit.cli.output import emit_json
 
             emit_json(result)
         sys.stdout.flush()
-
-
-def _names(text: str | None) -> list[str] | None:
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
 
 
 def _print_list(as_json: bool) -> None:
