@@ -14,11 +14,11 @@ from __future__ import annotations
 from modelkit.errors import UsageError
 from modelkit.ir import DType, Graph, Model, Node, QuantParams, Value
 from modelkit.ir.edit import clone_model, prune_values, remove_nodes
+from modelkit.quant.tflite_ops import QUANT_TYPES
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, register
 
 _TYPES = {"float32": DType.FLOAT32, "int8": DType.INT8, "uint8": DType.UINT8,
           "int16": DType.INT16}
-_QUANTIZED = (DType.INT8, DType.UINT8, DType.INT16)
 # Op versions the converter writes for these types.
 _QUANTIZE_VERSION = {DType.UINT8: 1, DType.INT8: 2, DType.INT16: 3}
 _DEQUANTIZE_VERSION = {DType.UINT8: 1, DType.INT8: 2, DType.INT16: 3}
@@ -77,8 +77,8 @@ def _inner_input(graph: Graph, v: Value) -> tuple[Value, Node | None]:
     if len(users) == 1 and users[0][0].op == "QUANTIZE" and len(users[0][0].outputs) == 1:
         node = users[0][0]
         out = node.outputs[0]
-        if out.quant is not None and out.dtype in _QUANTIZED and \
-                (v.dtype == DType.FLOAT32 or v.dtype in _QUANTIZED) and v not in graph.outputs:
+        if out.quant is not None and out.dtype in QUANT_TYPES and \
+                (v.dtype == DType.FLOAT32 or v.dtype in QUANT_TYPES) and v not in graph.outputs:
             return out, node
     return v, None
 
@@ -89,7 +89,7 @@ def _inner_output(graph: Graph, v: Value) -> tuple[Value, Node | None]:
     node = v.producer
     if node is not None and node.op in ("DEQUANTIZE", "QUANTIZE") and len(node.inputs) == 1:
         src = node.inputs[0]
-        if src is not None and src.quant is not None and src.dtype in _QUANTIZED and \
+        if src is not None and src.quant is not None and src.dtype in QUANT_TYPES and \
                 src not in graph.inputs:
             return src, node
     return v, None
@@ -110,18 +110,53 @@ def _retarget_signatures(model: Model, gi: int, old: Value, new: Value) -> None:
                 io.dtype = new.dtype
 
 
+def _needs_change(kind: str, v: Value, inner: Value, edge: Node | None, want: DType) -> bool:
+    """Whether giving the graph input or output `v` type `want` changes the model.
+
+    Args:
+        kind: "input" or "output".
+        inner: the quantized tensor behind `v` (`v` itself when there is no edge op).
+        edge: the QUANTIZE/DEQUANTIZE between `v` and `inner`, or None.
+
+    Raises:
+        TransformError: `v` is float inside and a quantized type is asked for.
+    """
+    if v.dtype == want and (want != DType.FLOAT32 or edge is not None or inner.quant is None):
+        return False
+    if inner.quant is None or inner.dtype not in QUANT_TYPES:
+        if want == DType.FLOAT32 and v.dtype == DType.FLOAT32:
+            return False
+        ops = "feeds float ops" if kind == "input" else "comes from float ops"
+        raise TransformError(f"{kind} {v.name} {ops}; quantize the model first "
+                             f"(modelkit convert --quantize int8) to give it {want} {kind}")
+    return True
+
+
+def _edge_quant(kind: str, name: str, inner: Value, want: DType) -> QuantParams | None:
+    """The quantization of a `want`-typed graph input or output at the quantized `inner`.
+
+    Raises:
+        TransformError: the model computes in a type `want` cannot stand for.
+    """
+    if want == DType.FLOAT32:
+        return None
+    if {want, inner.dtype} == {DType.INT8, DType.UINT8}:
+        return _requant(inner.quant, want)
+    takes = [inner.dtype, DType.FLOAT32]
+    if inner.dtype in (DType.INT8, DType.UINT8):
+        takes.insert(1, DType.UINT8 if inner.dtype == DType.INT8 else DType.INT8)
+    raise TransformError(f"{kind} {name}: the model computes in {inner.dtype}; {want} {kind} "
+                         f"is not possible ({inner.dtype} models take "
+                         f"{', '.join(str(t) for t in takes)})")
+
+
 def _set_input(model: Model, gi: int, pos: int, want: DType) -> str | None:
     """Make input `pos` of graph `gi` of type `want`; returns a note, None if unchanged."""
     graph = model.graphs[gi]
     v = graph.inputs[pos]
     inner, edge = _inner_input(graph, v)
-    if v.dtype == want and (want != DType.FLOAT32 or edge is not None or inner.quant is None):
+    if not _needs_change("input", v, inner, edge, want):
         return None
-    if inner.quant is None or inner.dtype not in _QUANTIZED:
-        if want == DType.FLOAT32 and v.dtype == DType.FLOAT32:
-            return None
-        raise TransformError(f"input {v.name} feeds float ops; quantize the model first "
-                             f"(modelkit convert --quantize int8) to give it {want} input")
     name = v.name
     if want == inner.dtype:
         # Remove the edge op: the inner tensor becomes the input, under the old name.
@@ -133,14 +168,7 @@ def _set_input(model: Model, gi: int, pos: int, want: DType) -> str | None:
         graph.inputs[pos] = inner
         _retarget_signatures(model, gi, v, inner)
         return f"input {name}: {v.dtype} -> {inner.dtype}"
-    if want == DType.FLOAT32:
-        q = None
-    elif {want, inner.dtype} == {DType.INT8, DType.UINT8}:
-        q = _requant(inner.quant, want)
-    else:
-        raise TransformError(f"input {name}: the model computes in {inner.dtype}; "
-                             f"{want} input is not possible (int16 models take int16 or "
-                             f"float32)")
+    q = _edge_quant("input", name, inner, want)
     if edge is not None:
         # Keep the edge op; only the outer tensor's type changes (as TF does for uint8).
         v.dtype, v.quant = want, q
@@ -164,13 +192,8 @@ def _set_output(model: Model, gi: int, pos: int, want: DType) -> str | None:
     graph = model.graphs[gi]
     v = graph.outputs[pos]
     inner, edge = _inner_output(graph, v)
-    if v.dtype == want and (want != DType.FLOAT32 or edge is not None or inner.quant is None):
+    if not _needs_change("output", v, inner, edge, want):
         return None
-    if inner.quant is None or inner.dtype not in _QUANTIZED:
-        if want == DType.FLOAT32 and v.dtype == DType.FLOAT32:
-            return None
-        raise TransformError(f"output {v.name} comes from float ops; quantize the model first "
-                             f"(modelkit convert --quantize int8) to give it {want} output")
     name = v.name
     if want == inner.dtype:
         if edge is not None:
@@ -183,13 +206,8 @@ def _set_output(model: Model, gi: int, pos: int, want: DType) -> str | None:
         graph.outputs[pos] = inner
         _retarget_signatures(model, gi, v, inner)
         return f"output {name}: {v.dtype} -> {inner.dtype}"
-    if want == DType.FLOAT32:
-        q, op_name = None, "DEQUANTIZE"
-    elif {want, inner.dtype} == {DType.INT8, DType.UINT8}:
-        q, op_name = _requant(inner.quant, want), "QUANTIZE"
-    else:
-        raise TransformError(f"output {name}: the model computes in {inner.dtype}; "
-                             f"{want} output is not possible")
+    q = _edge_quant("output", name, inner, want)
+    op_name = "DEQUANTIZE" if want == DType.FLOAT32 else "QUANTIZE"
     if edge is not None:
         v.dtype, v.quant = want, q
         v.meta.pop("tflite_type", None)
