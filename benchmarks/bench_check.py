@@ -12,7 +12,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 
 from bench_summarize import make_50mb  # noqa: E402
-from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa: E402
+from common import HEADER, MODELKIT, PYTHON, WORK, generated, measure, side_by_side  # noqa: E402
 
 ALLOCATE = ("import sys; from ai_edge_litert.interpreter import Interpreter, OpResolverType; "
             "i = Interpreter(model_path=sys.argv[1], experimental_op_resolver_type="
@@ -24,11 +24,7 @@ API = ("import sys, modelkit; from modelkit.check import check_model; "
 
 
 def main() -> None:
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / "float_50mb.tflite"
-    if not path.exists():
-        print(f"generating {path.name} ...", file=sys.stderr)
-        make_50mb(path)
+    path = generated(WORK / "float_50mb.tflite", make_50mb)
     size = path.stat().st_size / 1e6
     print("### check vs ai_edge_litert Interpreter(...).allocate_tensors()\n")
     print(HEADER)

@@ -15,7 +15,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
 
-from common import HEADER, MODELKIT, PYTHON, WORK, measure, side_by_side  # noqa: E402
+from common import HEADER, MODELKIT, PYTHON, WORK, generated, measure, side_by_side  # noqa: E402
 
 CHAIN = ["strip_unused_nodes", "fold_constants(ignore_errors=true)", "fold_batch_norms",
          "fold_old_batch_norms", "remove_nodes(op=Identity)", "sort_by_execution_order"]
@@ -85,11 +85,7 @@ def _io(path) -> tuple[str, str]:
 def main() -> None:
     from modelkit.transform import all_passes
 
-    WORK.mkdir(parents=True, exist_ok=True)
-    src = WORK / "inception_v3_fbn_frozen.pb"
-    if not src.exists():
-        print(f"generating {src.name} ...", file=sys.stderr)
-        make_inception(src)
+    src = generated(WORK / "inception_v3_fbn_frozen.pb", make_inception)
     known = all_passes()
     chain = [p for p in CHAIN if p.split("(")[0] in known]
     missing = [p for p in CHAIN if p not in chain]

@@ -87,14 +87,20 @@ def precompile() -> None:
     compileall.compile_dir(str(ROOT / "modelkit"), quiet=1)
 
 
-def summarize_vs(label: str, path: Path, make, alternative: str, their_name: str) -> str:
-    """Make the model at `path` if missing, then time `modelkit summarize --json` on it
-    against `python -c alternative path`; a markdown row."""
+def generated(path: Path, make) -> Path:
+    """`path` (under WORK), made by `make(path)` first when it is missing."""
     WORK.mkdir(parents=True, exist_ok=True)
-    precompile()
     if not path.exists():
         print(f"generating {path.name} ...", file=sys.stderr)
         make(path)
+    return path
+
+
+def summarize_vs(label: str, path: Path, make, alternative: str, their_name: str) -> str:
+    """Make the model at `path` if missing, then time `modelkit summarize --json` on it
+    against `python -c alternative path`; a markdown row."""
+    precompile()
+    generated(path, make)
     size = path.stat().st_size / 1e6
     ours = measure([MODELKIT, "summarize", "--json", str(path)])
     theirs = measure([PYTHON, "-c", alternative, str(path)])
