@@ -162,7 +162,18 @@ def render(tables: dict, enums: dict, source: str) -> str:
         "# Format: a struct format for scalars; \"string\" or \"table\" for an offset to one;",
         "# \"[\" + element format for a vector (\"[i\", \"[table\").",
         "TABLES: dict[str, tuple[tuple[str, int, str, object], ...]] = {",
+        *table_lines(tables),
+        "}", "", "# Enum -> member number -> member name.",
+        "ENUMS: dict[str, dict[int, str]] = {",
+        *enum_lines(enums),
+        "}",
     ]
+    return "\n".join(lines) + "\n"
+
+
+def table_lines(tables: dict) -> list[str]:
+    """The entries of a generated `TABLES` dict literal, one field a line."""
+    lines = []
     for name, fields in tables.items():
         if not fields:
             lines.append(f"    {_literal(name)}: (),")
@@ -170,14 +181,17 @@ def render(tables: dict, enums: dict, source: str) -> str:
         lines.append(f"    {_literal(name)}: (")
         lines.extend(f"        {_literal(f)}," for f in fields)
         lines.append("    ),")
-    lines += ["}", "", "# Enum -> member number -> member name.",
-              "ENUMS: dict[str, dict[int, str]] = {"]
+    return lines
+
+
+def enum_lines(enums: dict) -> list[str]:
+    """The entries of a generated `ENUMS` dict literal, one member a line."""
+    lines = []
     for name, members in enums.items():
         lines.append(f"    {_literal(name)}: {{")
         lines.extend(f"        {code!r}: {_literal(member)}," for code, member in members.items())
         lines.append("    },")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main() -> None:

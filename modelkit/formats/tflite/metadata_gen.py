@@ -29,7 +29,8 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from types import ModuleType
 
-from modelkit.formats.tflite._gen_schema_tables import _literal, _table_names, collect
+from modelkit.formats.tflite._gen_schema_tables import (_literal, _table_names, collect,
+                                                        enum_lines, table_lines)
 
 OUTPUT = Path(__file__).with_name("metadata_tables.py")
 
@@ -112,18 +113,9 @@ def _section(prefix: str, mod: ModuleType, root: str) -> list[str]:
     lines = [f"{prefix}_ROOT = {_literal(root)}",
              f"{prefix}_IDENTIFIER = {_literal(identifier(mod, root))}", "",
              f"{prefix}_TABLES: dict[str, tuple[tuple[str, int, str, object], ...]] = {{"]
-    for name, fields in tables.items():
-        if not fields:
-            lines.append(f"    {_literal(name)}: (),")
-            continue
-        lines.append(f"    {_literal(name)}: (")
-        lines.extend(f"        {_literal(f)}," for f in fields)
-        lines.append("    ),")
+    lines += table_lines(tables)
     lines += ["}", "", f"{prefix}_ENUMS: dict[str, dict[int, str]] = {{"]
-    for name, members in enums.items():
-        lines.append(f"    {_literal(name)}: {{")
-        lines.extend(f"        {code!r}: {_literal(member)}," for code, member in members.items())
-        lines.append("    },")
+    lines += enum_lines(enums)
     lines += ["}", "", f"{prefix}_TARGETS: dict[str, dict[str, str]] = {{"]
     for table, fields in sorted(targets(mod, tables).items()):
         lines.append(f"    {_literal(table)}: {{")
