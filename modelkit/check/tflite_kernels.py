@@ -404,6 +404,50 @@ def _add_multiplier(ctx, node: Node) -> Iterator[Hit]:
                "output_multiplier": mult, "limit": 1.0})
 
 
+# The real bounds each fused activation quantizes with the output's parameters.
+_ACTIVATION_BOUNDS = {"RELU": (0.0,), "RELU6": (0.0, 6.0), "RELU_N1_TO_1": (-1.0, 1.0)}
+
+
+@rule("activation-range-overflow", dtypes=("int8", "uint8", "int16"),
+      targets=("tflite", "micro"),
+      ops=WEIGHT_OPS + ("ADD", "SUB", "MUL", "AVERAGE_POOL_2D", "MAX_POOL_2D"),
+      summary="A quantized op with a fused RELU/RELU6/RELU_N1_TO_1 whose output scale is so "
+              "small (or zero) that a clamp bound (0, 6, -1 or 1) divided by it does not fit "
+              "int32: the kernel refuses it. Calibration that saw an almost constant tensor "
+              "gives such scales.",
+      source="kernel_util.cc : CalculateActivationRangeQuantizedImpl -> Quantize; Micro: "
+             "kernel_util.cc : the same")
+def _activation_range(ctx, node: Node) -> Iterator[Hit]:
+    import numpy as np
+
+    y = node.outputs[0] if node.outputs else None
+    qy = quantized(y) if y is not None else None
+    bounds = _ACTIVATION_BOUNDS.get(str(node.attrs.get("fused_activation_function", "NONE")))
+    if qy is None or bounds is None or y.dtype not in QUANT_TYPES:
+        return
+    # NOTE: the kernel computes round(bound / scale) in float32 and compares it with
+    # float(INT32_MIN/MAX), i.e. +-2^31; a zero scale gives NaN or inf, which fails too.
+    scale = np.float32(qy.scale[0])
+    with np.errstate(divide="ignore", invalid="ignore"):
+        q = [np.round(np.float32(b) / scale) if scale != 0 else np.float32(np.nan)
+             for b in bounds]
+    limit = np.float32(2.0 ** 31)
+    bad = [b for b, v in zip(bounds, q) if not (-limit <= v <= limit)]
+    if not bad:
+        return
+    where = ("tensorflow/lite/micro/kernels/kernel_util.cc:55" if ctx.target == "micro"
+             else "tflite/kernels/kernel_util.cc:349")
+    yield Hit(ctx.refusal(node, f"{where} no_integer_overflow_from_quantization was not "
+                                "true."), [y.name],
+              {"output_scale": float(scale), "activation": str(
+                  node.attrs["fused_activation_function"]), "bound": bad[0],
+               "limit": float(limit)},
+              explanation=f"{bad[0]:g} / {float(scale):.3g} does not fit int32: the output "
+                          "was calibrated on an almost constant (dead) range; calibrate "
+                          "with representative data, or keep this layer in float "
+                          "(convert --denylist-nodes)")
+
+
 @rule("unresolved-custom-op", targets=("tflite", "xnnpack", "gpu"), ops=("*",),
       summary="A custom op the stock runtime does not register (Select TF ops need the Flex "
               "delegate): the interpreter fails to prepare it.",

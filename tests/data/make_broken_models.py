@@ -327,6 +327,18 @@ def make_tconv_int8(path: str | Path) -> None:
     conv.inference_input_type = conv.inference_output_type = tf.int8
     Path(path).write_bytes(conv.convert())
 
+def int16_relu6_tiny_scale():
+    """The int16x8 model's CONV_2D 1 with a fused RELU6 and output scale 1e-9, as
+    calibration of a dead layer gives: 6 / 1e-9 does not fit int32, both runtimes refuse."""
+    from modelkit.ir import EnumValue
+
+    m = _load("digits_int16x8.tflite")
+    conv = _node(m, "CONV_2D", 0)
+    conv.attrs["fused_activation_function"] = EnumValue("RELU6", 3)
+    y = conv.outputs[0]
+    y.quant = _q([1e-9], [0], None, y.quant.storage)
+    return m
+
 
 REAL_MAKERS: dict[str, Callable] = {"mixed_int8": make_mixed_int8, "tconv_int8": make_tconv_int8}
 
@@ -337,7 +349,8 @@ MAKERS: dict[str, Callable] = {
                             uint8_conv_bias, int16_fc_zero_point, conv_bias_int64,
                             fc_per_channel_axis, conv_filter_axis, log_softmax_output,
                             l2_pool_int8, int16_softmax_output, int16_conv_bias,
-                            pool_zero_point, reshape_output, softmax_tiny_input)
+                            pool_zero_point, reshape_output, softmax_tiny_input,
+                            int16_relu6_tiny_scale)
 }
 
 
