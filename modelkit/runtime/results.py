@@ -92,8 +92,8 @@ def summarize_output(spec: TensorSpec, value: np.ndarray, *, top_k: int = 5,
 
 
 def load_labels(path: Path, count: int) -> np.ndarray:
-    """Class ids, one per sample: an .npy, or an .npz's `y`/`labels`/only array; the
-    first `count` are used.
+    """Class ids, one per sample: an .npy, or an .npz's `y`/`labels` array (else its only
+    array, or its only 1-D integer array); the first `count` are used.
 
     Raises:
         UsageError: unreadable, not integers, or fewer than `count`.
@@ -103,8 +103,12 @@ def load_labels(path: Path, count: int) -> np.ndarray:
             with np.load(path, allow_pickle=False) as npz:
                 keys = [k for k in ("y", "labels", "label") if k in npz.files]
                 if not keys and len(npz.files) != 1:
-                    raise UsageError(f"the .npz holds {sorted(npz.files)}; name the labels "
-                                     "array 'y' or 'labels'", str(path))
+                    # NOTE: a dataset file (x and its ids under another name) still works.
+                    keys = [k for k in npz.files
+                            if npz[k].dtype.kind in "iu" and npz[k].ndim == 1]
+                    if len(keys) != 1:
+                        raise UsageError(f"the .npz holds {sorted(npz.files)}; name the "
+                                         "labels array 'y' or 'labels'", str(path))
                 labels = npz[keys[0] if keys else npz.files[0]]
         else:
             labels = np.load(path, allow_pickle=False)
