@@ -10,8 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from modelkit.cli.main import _register, app
-from tests.cli.test_run import X, by_hand
+from tests.cli.test_run import X
 from tests.conftest import SAMPLES
+from tests.litert_by_hand import by_hand
 
 _register()
 DATA = SAMPLES / "digits_test.npz"

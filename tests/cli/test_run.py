@@ -9,11 +9,11 @@ import os
 
 import numpy as np
 import pytest
-from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from typer.testing import CliRunner
 
 from modelkit.cli.main import _register, app
 from tests.conftest import SAMPLES
+from tests.litert_by_hand import by_hand
 
 _register()
 TEST = np.load(SAMPLES / "digits_test.npz")
@@ -22,31 +22,6 @@ X, Y = TEST["x"], TEST["y"]
 
 def cli(*args):
     return CliRunner().invoke(app, [*map(str, args)])
-
-
-def by_hand(path, x, delegates=False):
-    """Quantize each sample with the input's scale/zero point, invoke, dequantize; the
-    builtin kernels (run's default) or the default delegates (XNNPACK, `--delegates`)."""
-    resolver = (OpResolverType.AUTO if delegates
-                else OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
-    it = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
-    it.allocate_tensors()
-    (i,), (o,) = it.get_input_details(), it.get_output_details()
-    rows = []
-    for sample in x:
-        v = sample[None]
-        if np.issubdtype(i["dtype"], np.integer):
-            scale, zp = i["quantization"]
-            info = np.iinfo(i["dtype"])
-            v = np.clip(np.round(v / scale + zp), info.min, info.max)
-        it.set_tensor(i["index"], v.astype(i["dtype"]))
-        it.invoke()
-        y = it.get_tensor(o["index"])
-        if np.issubdtype(o["dtype"], np.integer):
-            scale, zp = o["quantization"]
-            y = (y.astype(np.float64) - zp) * scale
-        rows.append(y[0])
-    return np.array(rows)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 from modelkit.errors import UnsupportedError, UsageError
 from modelkit.runtime import open_runtime
 from tests.conftest import ROOT, SAMPLES
+from tests.litert_by_hand import by_hand
 
 BUILTIN = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
 
@@ -19,32 +20,13 @@ def digits():
     return data["x"][:40], data["y"][:40]
 
 
-def _by_hand(path, x):
-    """Quantize with the input's own parameters, invoke, dequantize the output (builtin
-    kernels, as the runtime's default)."""
-    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=BUILTIN)
-    interp.allocate_tensors()
-    i = interp.get_input_details()[0]
-    o = interp.get_output_details()[0]
-    out = []
-    for sample in x:
-        scale, zp = i["quantization"]
-        q = np.clip(np.round(sample[None] / scale) + zp, *(np.iinfo(i["dtype"]).min,
-                                                          np.iinfo(i["dtype"]).max))
-        interp.set_tensor(i["index"], q.astype(i["dtype"]))
-        interp.invoke()
-        oscale, ozp = o["quantization"]
-        out.append(oscale * (interp.get_tensor(o["index"]).astype(np.float64) - ozp))
-    return np.concatenate(out)
-
-
 @pytest.mark.parametrize("name", ["digits_int8.tflite", "digits_uint8_legacy.tflite"])
 def test_quantized_io_matches_hand_quantization(name, digits):
     x, _ = digits
     rt = open_runtime(SAMPLES / name)
     assert rt.inputs[0].is_quantized and rt.outputs[0].is_quantized
     got = np.concatenate([rt.run([x[k:k + 1]])[rt.outputs[0].name] for k in range(len(x))])
-    np.testing.assert_allclose(got, _by_hand(SAMPLES / name, x), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(got, by_hand(SAMPLES / name, x), rtol=0, atol=1e-6)
 
 
 def test_raw_feeds_and_outputs_pass_through(digits):
