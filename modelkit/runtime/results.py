@@ -96,8 +96,10 @@ def load_labels(path: Path, count: int) -> np.ndarray:
     array, or its only 1-D integer array); the first `count` are used.
 
     Raises:
-        UsageError: unreadable, not integers, or fewer than `count`.
+        UsageError: missing, unreadable, not integers, or fewer than `count`.
     """
+    if not path.is_file():
+        raise UsageError("no such labels file", str(path))
     try:
         if path.suffix.lower() == ".npz":
             with np.load(path, allow_pickle=False) as npz:

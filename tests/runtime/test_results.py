@@ -34,3 +34,8 @@ def test_bad_label_files_are_usage_errors(tmp_path, arrays, count, message):
     np.savez(tmp_path / "bad.npz", **arrays)
     with pytest.raises(UsageError, match=message):
         load_labels(tmp_path / "bad.npz", count)
+
+
+def test_a_missing_label_file_is_named(tmp_path):
+    with pytest.raises(UsageError, match="no such labels file"):
+        load_labels(tmp_path / "labels.npy", 1)
