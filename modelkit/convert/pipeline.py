@@ -205,12 +205,15 @@ def _content(run: Conversion, src: Source, gio: GraphIO | None) -> bytes | None:
 def _from_keras(run: Conversion, src: Source) -> bytes:
     """A Keras model -> TFLite, or its frozen GraphDef."""
     from modelkit.convert.export import keras_concrete_function
-    from modelkit.runtime.tf_loaders import freeze_concrete_function
+    from modelkit.runtime.tf_loaders import freeze_concrete_function, frozen_function
 
     tf, opts, keras_model = run.tf, run.opts, src.keras_model
     if run.target == "tflite":
         if opts.input_shapes:
-            fn = keras_concrete_function(tf, keras_model, opts.input_shapes)
+            # NOTE: frozen first: from_concrete_functions keeps variables read inside a
+            # while loop (LSTM/GRU bodies) as VAR_HANDLE/READ_VARIABLE with nothing that
+            # assigns them, and the interpreter fails at invoke (read_variable.cc).
+            fn = frozen_function(keras_concrete_function(tf, keras_model, opts.input_shapes))
             converter = tf.lite.TFLiteConverter.from_concrete_functions([fn], keras_model)
             run.converter_kind = "tf.lite.TFLiteConverter.from_concrete_functions"
         else:

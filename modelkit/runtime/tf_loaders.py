@@ -42,12 +42,17 @@ def read_graph_def(tf, path: Path):
     return graph_def
 
 
-def freeze_concrete_function(tf, fn):
-    """Freeze a concrete function; returns (GraphDef, input names, output names)."""
+def frozen_function(fn):
+    """The concrete function with its variables made constants."""
     from tensorflow.python.framework.convert_to_constants import (
         convert_variables_to_constants_v2)
 
-    frozen = convert_variables_to_constants_v2(fn)
+    return convert_variables_to_constants_v2(fn)
+
+
+def freeze_concrete_function(tf, fn):
+    """Freeze a concrete function; returns (GraphDef, input names, output names)."""
+    frozen = frozen_function(fn)
     graph_def = frozen.graph.as_graph_def()
     inputs = [t.name for t in frozen.inputs if t.dtype != tf.resource]
     outputs = [t.name for t in frozen.outputs]

@@ -151,3 +151,27 @@ def test_scalar_input_is_verified_one_sample_at_a_time(tf, work):
     v = json.loads(res.stdout)["verification"]
     assert v["samples"] == 16 and v["outputs"][0]["max_abs_error"] < 1e-5
     assert v["outputs"][0]["source_max"] > 0
+
+
+def test_keras_recurrent_model_with_input_shapes_runs_in_the_interpreter(tf, work):
+    """--input-shapes on a Keras LSTM: the variables its while-loop body reads are frozen
+    (not left as VAR_HANDLE/READ_VARIABLE nobody assigns), so the interpreter runs the
+    file and matches Keras on the same input."""
+    import numpy as np
+
+    x_in = tf.keras.Input((6,), dtype="int32")
+    h = tf.keras.layers.Embedding(16, 4)(x_in)
+    h = tf.keras.layers.LSTM(5)(h)
+    model = tf.keras.Model(x_in, tf.keras.layers.Dense(3)(h))
+    src, dst = work / "lstm.keras", work / "lstm.tflite"
+    model.save(src)
+    res = cli(src, dst, "--input-shapes", "1,6")
+    assert res.exit_code == 0, res.stderr
+    assert "verification skipped" not in res.stdout + res.stderr
+    x = np.array([[1, 2, 3, 4, 5, 9]], np.int32)
+    it = Interpreter(model_path=str(dst))
+    it.allocate_tensors()
+    it.set_tensor(it.get_input_details()[0]["index"], x)
+    it.invoke()
+    got = it.get_tensor(it.get_output_details()[0]["index"])
+    np.testing.assert_allclose(got, model(x).numpy(), atol=1e-5)
