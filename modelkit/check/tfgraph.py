@@ -116,7 +116,9 @@ def _variables(ctx) -> Iterator[Hit]:
       fix="modelkit convert SRC DST --input-shapes 1,H,W,C")
 def _shapes(ctx) -> Iterator[Hit]:
     for i, n in enumerate(ctx.graph.nodes):
-        if n.op not in _PLACEHOLDERS or not n.outputs:
+        if n.op not in _PLACEHOLDERS or not n.outputs or not n.outputs[0].consumers:
+            # NOTE: a placeholder nothing reads is no input the converter takes (freezing
+            # a TF2 function leaves `unused_control_flow_input_N` ones for loop resources).
             continue
         shape = n.outputs[0].shape
         if shape is None or any(d is None for d in shape[1:]):

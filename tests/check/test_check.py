@@ -344,3 +344,30 @@ def test_gpu_hands_back_int16_and_takes_float():
     assert r.facts["delegate_partitions"] == 2  # SHAPE/STRIDED_SLICE/PACK split it
     r16 = check_model(modelkit.load(SAMPLES / "digits_int16x8.tflite"), "gpu")
     assert r16.facts["delegated_nodes"] < r.facts["delegated_nodes"]
+
+
+def test_tf_unknown_shape_warns_only_for_inputs_the_converter_takes(tmp_path):
+    """A placeholder nothing reads (freezing a TF2 while loop leaves
+    `unused_control_flow_input_N` ones) is no converter input: no shape warning for it,
+    while a read placeholder with an unknown inner dim still gets one; the warned names
+    are the inputs convert detects."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    from modelkit.analysis.graph_io import inference_io
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        x = v1.placeholder(tf.float32, [None, None], name="x")
+        v1.placeholder(tf.float32, None, name="unused_control_flow_input_1")
+        tf.identity(x * 2.0, name="y")
+    path = tmp_path / "unused_input.pb"
+    path.write_bytes(graph.as_graph_def().SerializeToString())
+    model = modelkit.load(path)
+    warned = [f.tensors for f in check_model(model, "tflite").of("warning")
+              if f.rule == "tf-unknown-shape"]
+    assert warned == [["x:0"]]
+    assert inference_io(model.graphs[0])[0] == ["x:0"]
