@@ -20,6 +20,19 @@ from modelkit.runtime import Backend, TensorSpec
 from modelkit.runtime.compare import OutputComparison, compare_arrays, pair_specs, run_pair
 
 
+# NOTE: an output whose spread over the samples is below 2^-16 of its magnitude varies by
+# less than any 16-bit output can show (float rounding, e.g. the near-uniform softmax of
+# an untrained classifier); a constant converted output is then no loss.
+_NOISE = 2.0 ** -16
+
+
+def varies(values: np.ndarray) -> bool:
+    """True when the samples (first axis) of an output differ by more than rounding noise."""
+    if values.shape[0] < 2 or values.size == 0:
+        return False
+    return float(np.ptp(values, axis=0).max()) > _NOISE * float(np.abs(values).max())
+
+
 @dataclass
 class OutputReport:
     """Agreement of one output between source and converted model."""
@@ -103,7 +116,7 @@ def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: s
             t = np.full(s.shape, np.nan)
         cmp = compare_arrays(t, s, name=t_spec.name, other_name=s_spec.name,
                              classes_axis=len(s_spec.shape) == 2 and s.shape[1] > 1)
-        src_varies = n > 1 and float(np.ptp(s, axis=0).max()) > 0
+        src_varies = varies(s)
         tgt_constant = n > 1 and not cmp.nan_or_inf and float(np.ptp(t, axis=0).max()) == 0
         report.outputs.append(OutputReport(
             cmp, constant=src_varies and tgt_constant,
