@@ -33,6 +33,7 @@ from modelkit.debug.analyze import Analysis, Layer, analyze
 from modelkit.errors import UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.formats import registry
+from modelkit.runtime.results import load_labels
 
 SCHEMA_VERSION = 1
 DEBUG_MODES = ("int8", "int16x8")
@@ -124,36 +125,6 @@ def _sample_factory(arrays: list[np.ndarray], count: int, progress: Progress | N
                 yield [a[i:i + 1] for a in arrays]
                 step()
     return samples
-
-
-def load_labels(path: Path, count: int) -> np.ndarray:
-    """Integer class labels, one per sample: an .npy, or an .npz's `y`/`labels` array.
-
-    Raises:
-        UsageError: unreadable, not integers, or fewer labels than samples.
-    """
-    if not path.exists():
-        raise UsageError("no such labels file", str(path))
-    try:
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = [k for k in ("y", "labels", "label") if k in npz.files]
-                ints = [k for k in npz.files if npz[k].dtype.kind in "iu" and npz[k].ndim == 1]
-                key = keys[0] if keys else (ints[0] if len(ints) == 1 else None)
-                if key is None:
-                    raise UsageError(f"the .npz has no `y` or `labels` array "
-                                     f"({', '.join(npz.files)})", str(path))
-                labels = npz[key]
-        else:
-            labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read the labels: {e}", str(path)) from None
-    if labels.dtype.kind not in "iu" or labels.ndim != 1:
-        raise UsageError(f"labels must be a 1-D integer array, got {labels.dtype} "
-                         f"{list(labels.shape)}", str(path))
-    if labels.shape[0] < count:
-        raise UsageError(f"{labels.shape[0]} labels for {count} samples", str(path))
-    return labels[:count]
 
 
 def _accuracy(outputs: list[np.ndarray], labels: np.ndarray) -> float:
