@@ -4,13 +4,13 @@ geometry are the oracle for where the selection is and what is centred."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
 
 import pytest
 from pilot_helpers import details_facts, details_title, load_browser, screen_text, settle
 from synth_models import branching_model, chain_model
 from textual.widgets import OptionList, Static
 
+from modelkit.check.findings import Finding
 from modelkit.ir import Model
 from tui.app import ModelBrowser
 from tui.model_index import NODE, TENSOR, Target
@@ -18,24 +18,6 @@ from tui.overlays import DebugOverlay
 from tui.widgets.graph_view import FULL_LAYOUT_LIMIT, GraphView
 
 SIZE = (120, 36)
-
-
-@dataclass
-class Finding:
-    """What `modelkit.check` reports per finding (the attributes the browser reads)."""
-
-    severity: str
-    rule: str
-    target: str
-    graph: int
-    node: int | None
-    node_name: str
-    op: str
-    tensors: list = field(default_factory=list)
-    numbers: dict = field(default_factory=dict)
-    message: str = ""
-    explanation: str = ""
-    fix: str | None = None
 
 
 def findings_for(model: Model) -> list[Finding]:
