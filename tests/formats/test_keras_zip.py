@@ -254,13 +254,8 @@ def test_deflated_weights_read_the_same(tmp_path):
 
 @pytest.mark.asyncio
 async def test_browse_opens_a_keras_file():
-    from tests.tui.pilot_helpers import load_browser, settle, static_text
+    from tests.tui.pilot_helpers import summary_view_text
 
-    app = load_browser(SAMPLE)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        shown = static_text(app, "#summary-text")
+    shown = await summary_view_text(SAMPLE)
     assert shown.rstrip("\n") == run_cli("summarize", str(SAMPLE)).stdout.rstrip("\n")
     assert "dense1   Dense         [?,32]      4640" in shown

@@ -335,14 +335,9 @@ def test_mediapipe_palm_detection_labels_and_normalization():
 
 @pytest.mark.asyncio
 async def test_browse_summary_shows_metadata(model_with_metadata):
-    from tests.tui.pilot_helpers import load_browser, settle, static_text
+    from tests.tui.pilot_helpers import summary_view_text
 
-    app = load_browser(model_with_metadata)
-    async with app.run_test(size=(120, 36)) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        shown = static_text(app, "#summary-text")
+    shown = await summary_view_text(model_with_metadata)
     assert shown.rstrip("\n") == run_cli("summarize", str(model_with_metadata)).stdout.rstrip("\n")
     assert "Digits classifier" in shown and "10 label(s): zero, one" in shown
 

@@ -66,6 +66,16 @@ async def settle(pilot) -> None:
         await pilot.pause()
 
 
+async def summary_view_text(path, size: tuple[int, int] = (120, 36)) -> str:
+    """The browser's summary view (key `s`) of the model at `path`, as plain text."""
+    app = load_browser(path)
+    async with app.run_test(size=size) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        return static_text(app, "#summary-text")
+
+
 def screen_text(app) -> str:
     """What the terminal shows, as plain text lines (trailing blanks stripped)."""
     strips = app.screen._compositor.render_strips()

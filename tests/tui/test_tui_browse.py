@@ -7,7 +7,7 @@ import re
 import numpy as np
 import pytest
 from pilot_helpers import (details_facts, details_links, details_title, load_browser,
-                           option_texts, settle, static_text)
+                           option_texts, settle, static_text, summary_view_text)
 from textual.widgets import Collapsible, DataTable
 
 SIZE = (120, 36)
@@ -303,12 +303,7 @@ async def test_summary_view_matches_summarize_command(sample_path):
     import sys
     from pathlib import Path
 
-    app = load_browser(sample_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(pilot)
-        await pilot.press("s")
-        await settle(pilot)
-        shown = static_text(app, "#summary-text")
+    shown = await summary_view_text(sample_path, SIZE)
     modelkit = Path(sys.executable).with_name("modelkit")
     out = subprocess.run([str(modelkit), "summarize", str(sample_path)], capture_output=True,
                          text=True, timeout=120, check=True).stdout
