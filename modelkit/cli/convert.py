@@ -91,6 +91,7 @@ def convert(
     with reporting_errors():
         from modelkit.convert.pipeline import (ConvertOptions, convert as run, parse_floats,
                                                parse_shapes)
+        from modelkit.cli.feeding import comma_list
         from modelkit.convert.selective import parse_list, parse_ops
         from modelkit.errors import UsageError, VerificationError
 
@@ -101,14 +102,11 @@ def convert(
                 raise UsageError("--default-ranges takes MIN,MAX, e.g. 0,6")
             ranges = (values[0], values[1])
 
-        def names(text: str | None) -> list[str] | None:
-            return [n.strip() for n in text.split(",") if n.strip()] if text else None
-
         opts = ConvertOptions(
             src=src, dst=dst, to=to, source_format=from_, quantize=quantize, io_type=io_type,
             data=data, calibration_steps=calibration_steps,
             mean=parse_floats(mean or [], "--mean"), std=parse_floats(std or [], "--std"),
-            default_ranges=ranges, inputs=names(inputs), outputs=names(outputs),
+            default_ranges=ranges, inputs=comma_list(inputs), outputs=comma_list(outputs),
             input_shapes=parse_shapes(input_shapes) if input_shapes else None,
             signature=signature, allow_select_tf_ops=allow_select_tf_ops,
             allow_custom_ops=allow_custom_ops, verify=not no_verify,

@@ -15,7 +15,9 @@ from modelkit.runtime.results import format_values
 
 def comma_list(text: str | None) -> list[str] | None:
     """The names of a comma separated option value (blanks dropped), or None when not given."""
-    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+    from modelkit.convert.selective import parse_list
+
+    return parse_list(text) if text else None
 
 
 def open_model(path: Path, fmt: str | None, **options) -> Backend:
