@@ -61,8 +61,21 @@ def is_training_node(node: Node) -> bool:
     initialization checks and summaries, or a node in a training name scope
     (`gradients/`, `save/`, `Adam/`, `global_step`...)."""
     op = node.op
-    return (is_training_op(op) or op.endswith("Grad") or "Backprop" in op
+    return (is_training_op(op) or _is_gradient_op(op)
             or _scope(node.name) in _TRAINING_SCOPES)
+
+
+# NOTE: these "Backprop" ops are the transposed convolutions inference graphs use.
+_INFERENCE_BACKPROP_OPS = frozenset({"Conv2DBackpropInput", "Conv2DBackpropInputV2",
+                                     "Conv3DBackpropInputV2",
+                                     "DepthwiseConv2dNativeBackpropInput"})
+
+
+def _is_gradient_op(op: str) -> bool:
+    """A gradient kernel: `ReluGrad`, `FusedBatchNormGradV3`, `Conv2DBackpropFilter`..."""
+    if op in _INFERENCE_BACKPROP_OPS:
+        return False
+    return op.endswith(("Grad", "GradV2", "GradV3")) or "Backprop" in op
 
 
 def _scope(name: str) -> str:

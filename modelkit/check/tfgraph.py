@@ -6,18 +6,17 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from modelkit.analysis.tf_ops import (SELECT_TF_OPS, TFLITE_BUILTIN_TF_OPS, VARIABLE_TF_OPS,
-                                      is_legacy_quantized, is_training_op)
+                                      is_legacy_quantized)
+from modelkit.analysis.tf_summary import is_training_node
 from modelkit.check.rules import TARGETS, Hit, rule
 from modelkit.ir import Node
 
-_TRAINING_SCOPES = ("gradients/", "save/", "train_op", "training/", "Adam/", "global_step")
 _PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2"})
 _SHOWN = 10
 
 
 def _training(node: Node) -> bool:
-    return is_training_op(node.op) or node.name.startswith(_TRAINING_SCOPES) or \
-        "Grad" in node.op and node.op.endswith(("Grad", "GradV2", "GradV3"))
+    return is_training_node(node)
 
 
 def _grouped(ctx, pick) -> Iterator[tuple[str, list[int]]]:

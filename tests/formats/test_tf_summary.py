@@ -159,3 +159,35 @@ def test_render_is_aligned_and_greppable():
 def test_human_count():
     assert [human_count(n) for n in (999, 1000, 23_850_000, 2_500_000_000)] == \
         ["999", "1.00k", "23.85M", "2.50B"]
+
+
+def test_transposed_conv_is_an_output_and_gradient_kernels_are_training(tmp_path, tf):
+    """conv2d_transpose builds Conv2DBackpropInput, an inference op; the gradient of a
+    fused batch norm builds FusedBatchNormGradV3, a training op."""
+    from modelkit.analysis.tf_summary import is_training_node
+    from modelkit.check import check_model
+
+    v1 = tf.compat.v1
+
+    def build(with_gradients: bool):
+        with tf.Graph().as_default() as g:
+            x = v1.placeholder(tf.float32, [1, 4, 4, 2], name="x")
+            w = tf.constant(np.ones((3, 3, 3, 2), np.float32))
+            up = tf.nn.conv2d_transpose(x, w, [1, 8, 8, 3], strides=2, name="up")
+            y, _, _ = v1.nn.fused_batch_norm(up, tf.ones([3]), tf.zeros([3]), name="bn")
+            if with_gradients:
+                v1.gradients(tf.reduce_sum(y), [up], name="gradients")
+        path = tmp_path / f"tconv{int(with_gradients)}.pb"
+        path.write_bytes(g.as_graph_def().SerializeToString())
+        return modelkit.load(path)
+
+    inference = build(False)
+    up = inference.main.node("up")
+    assert up.op == "Conv2DBackpropInput" and not is_training_node(up)
+    assert [n.name for n in possible_outputs(inference.main)] == ["bn"]
+    assert not [f for f in check_model(inference).findings if f.rule == "tf-training-op"]
+
+    training = build(True)
+    grads = [n for n in training.main.nodes if n.op.startswith("FusedBatchNormGrad")]
+    assert grads and all(is_training_node(n) for n in grads)
+    assert not is_training_node(training.main.node("up"))
