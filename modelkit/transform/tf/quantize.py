@@ -296,14 +296,7 @@ def _convert_fake_quants(graph: Graph) -> int:
                       [*q.outputs, lo, hi], {"Tinput": DType.QINT32, "out_type": DType.QUINT8},
                       outputs=[DType.QUINT8, DType.FLOAT32, DType.FLOAT32], before=fq)
         _spell(rq, {0: q.outputs[0].name, 1: q.outputs[1].name, 2: q.outputs[2].name})
-        name = fq.name
-        rename(fq, f"{name}__fake_quant")
-        deq = new_node(graph, name, "Dequantize", list(rq.outputs),
-                       {"T": DType.QUINT8, "mode": "MIN_FIRST"}, outputs=[DType.FLOAT32],
-                       before=fq)
-        _spell(deq, [v.name for v in rq.outputs])
-        replace_uses(fq.outputs[0], deq.outputs[0], graph=graph)
-        remove_nodes(graph, [fq])
+        _replace_by_dequantize(graph, fq, rq, "__fake_quant")
         count += 1
     return count
 
@@ -415,8 +408,17 @@ def _quantize_op(graph: Graph, node: Node, info: _OpInfo,
                        2: main.outputs[2].name,
                        3: rmin.name if fallback is None else rmin.producer.name,
                        4: rmax.name if fallback is None else rmax.producer.name})
+    _replace_by_dequantize(graph, node, eight, "__float")
+
+
+def _replace_by_dequantize(graph: Graph, node: Node, eight: Node, suffix: str) -> None:
+    """Put a MIN_FIRST Dequantize of `eight`'s (value, min, max) in `node`'s place.
+
+    The Dequantize takes `node`'s name, so consumers and fetches keep working, as
+    TF's quantize_nodes does; `node` is renamed with `suffix` and removed.
+    """
     name = node.name
-    rename(node, f"{name}__float")
+    rename(node, f"{name}{suffix}")
     deq = new_node(graph, name, "Dequantize", list(eight.outputs),
                    {"T": DType.QUINT8, "mode": "MIN_FIRST"}, outputs=[DType.FLOAT32],
                    before=node)
