@@ -15,10 +15,6 @@ _PLACEHOLDERS = frozenset({"Placeholder", "PlaceholderV2"})
 _SHOWN = 10
 
 
-def _training(node: Node) -> bool:
-    return is_training_node(node)
-
-
 def _grouped(ctx, pick) -> Iterator[tuple[str, list[int]]]:
     groups: dict[str, list[int]] = {}
     if ctx.model.format == "savedmodel" and pick is not _legacy:
@@ -66,7 +62,7 @@ def _legacy_rule(ctx) -> Iterator[Hit]:
       fix="modelkit convert SRC DST --allow-select-tf-ops")
 def _select(ctx) -> Iterator[Hit]:
     severity = "warning" if ctx.target in ("tflite", "xnnpack") else "error"
-    for op, idx in _grouped(ctx, lambda n: not _legacy(n) and not _training(n)
+    for op, idx in _grouped(ctx, lambda n: not _legacy(n) and not is_training_node(n)
                             and n.op not in TFLITE_BUILTIN_TF_OPS and n.op in SELECT_TF_OPS
                             and n.op not in VARIABLE_TF_OPS):
         yield _hit(ctx, op, idx, "not a TFLite builtin; a Select TF op (Flex delegate)",
@@ -79,7 +75,7 @@ def _select(ctx) -> Iterator[Hit]:
       source="legalize_patterns.td / legalize_tf.cc (builtins); allowlisted_flex_ops.cc",
       fix="modelkit convert SRC DST --allow-custom-ops (then register a kernel)")
 def _unsupported(ctx) -> Iterator[Hit]:
-    for op, idx in _grouped(ctx, lambda n: not _legacy(n) and not _training(n)
+    for op, idx in _grouped(ctx, lambda n: not _legacy(n) and not is_training_node(n)
                             and n.op not in TFLITE_BUILTIN_TF_OPS
                             and n.op not in SELECT_TF_OPS and n.op not in VARIABLE_TF_OPS):
         yield _hit(ctx, op, idx, "neither a TFLite builtin nor a Select TF op")
@@ -91,7 +87,7 @@ def _unsupported(ctx) -> Iterator[Hit]:
       source="modelkit.analysis.tf_ops : is_training_op",
       fix="modelkit convert SRC DST --outputs NAME")
 def _train(ctx) -> Iterator[Hit]:
-    idx = [i for i, n in enumerate(ctx.graph.nodes) if n.domain in ("tf", "") and _training(n)]
+    idx = [i for i, n in enumerate(ctx.graph.nodes) if n.domain in ("tf", "") and is_training_node(n)]
     if idx and ctx.model.format != "savedmodel":
         yield _hit(ctx, "training", idx, "training-only nodes, not converted")
 
