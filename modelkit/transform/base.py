@@ -183,6 +183,7 @@ class TransformPass:
 
 
 _REGISTRY: dict[str, TransformPass] = {}
+_LOADED = False
 
 
 def register(name: str, *, domain: str = "tf", params: Iterable[Param] = (), doc: str = "",
@@ -228,10 +229,11 @@ def _load_passes() -> None:
 
 
 def all_passes() -> dict[str, TransformPass]:
-    """Every registered pass by name."""
-    if not _REGISTRY or not getattr(all_passes, "_loaded", False):
+    """Every registered pass by name (the pass modules are imported on the first call)."""
+    global _LOADED
+    if not _LOADED:
         _load_passes()
-        all_passes._loaded = True  # type: ignore[attr-defined]
+        _LOADED = True
     return dict(_REGISTRY)
 
 

@@ -174,13 +174,12 @@ def _set_input(model: Model, gi: int, pos: int, want: DType) -> str | None:
         v.dtype, v.quant = want, q
         v.meta.pop("tflite_type", None)
         return f"input {name}: {inner.dtype} inside, input now {want}"
+    if inner.producer is not None:
+        raise TransformError(f"input {name} is produced by an op")
     new = _new_value(graph, inner, name, want, q)
     inner.name = f"{name}_{inner.dtype}"
     op = _op(new.name, "QUANTIZE", [new], [], inner.dtype)
     # NOTE: the inner tensor keeps its users; the new QUANTIZE writes it.
-    inner_producer_free = inner.producer is None
-    if not inner_producer_free:
-        raise TransformError(f"input {name} is produced by an op")
     op.add_output(inner)
     graph.nodes.insert(0, op)
     graph.inputs[pos] = new
