@@ -60,7 +60,8 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
     source = registry.detect_format(opts.src, opts.source_format)
     target = target_format(opts.dst, opts.to)
     validate(opts, source, target)
-    check_output(opts.dst, force=opts.force, sources=(opts.src,))
+    check_output(opts.dst, force=opts.force, sources=(opts.src,),
+                 folder=target == "savedmodel")
 
     progress.stage(f"loading {opts.src} ({registry.DESCRIPTIONS.get(source, source)})")
     model = _load_ir(opts, source)
@@ -151,7 +152,8 @@ def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> Non
 
     result.converter = run.converter_kind
     result.notes = run.notes
-    with atomic_output(opts.dst, force=opts.force, sources=(opts.src,)) as tmp:
+    with atomic_output(opts.dst, force=opts.force, sources=(opts.src,),
+                       folder=target == "savedmodel") as tmp:
         if content is not None:
             tmp.write_bytes(content)
         else:
