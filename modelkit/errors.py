@@ -78,3 +78,11 @@ class VerificationError(ModelkitError):
 class UnsafeOpsError(UnsupportedError):
     """The graph holds ops that act on the host (files, Python, network); running or
     converting it would carry them out. `--allow-unsafe-ops` overrides."""
+
+
+class MissingDependencyError(ModelkitError):
+    """An optional part of the installation that the request needs is not installed
+    (TensorFlow for converting and running TF graphs); the message names the install
+    command."""
+
+    exit_code = ExitCode.USAGE

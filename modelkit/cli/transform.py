@@ -135,7 +135,8 @@ def _load_source(src: Path, source_format: str | None, signature: str,
         from modelkit.runtime import tf_loaders
         from modelkit.runtime.tfenv import import_tf
 
-        tf = import_tf()
+        what = "SavedModel" if fmt == "savedmodel" else "Keras model"
+        tf = import_tf(needed_for=f"freezing a {what}", path=src)
         if fmt == "savedmodel":
             graph_def, ins, outs = tf_loaders.freeze_savedmodel(tf, src, signature)
         else:

@@ -66,7 +66,7 @@ class Conversion:
         from modelkit.runtime.tfenv import import_tf
 
         progress.stage("loading TensorFlow")
-        self.tf = import_tf(opts.debug)
+        self.tf = import_tf(opts.debug, needed_for="converting", path=opts.src)
 
     @contextmanager
     def tf_errors(self, what: str) -> Iterator[None]:

@@ -350,7 +350,7 @@ def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
     calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
     calib = _sample_factory(arrays, calib_count, progress, "calibrating")
     progress.stage("loading TensorFlow")
-    tf = import_tf(opts.debug)
+    tf = import_tf(opts.debug, needed_for="quantizing the float model", path=opts.src)
     progress.stage(f"calibrating on {calib_count} samples from "
                    f"{opts.calibration_data or opts.data}")
     with quiet_native_stderr(opts.debug):

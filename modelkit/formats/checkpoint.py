@@ -232,7 +232,9 @@ def freeze(path: str | os.PathLike, outputs: list[str]) -> bytes:
     if missing:
         raise UsageError(f"output node(s) not in the graph: {', '.join(missing)}", str(p))
 
-    import tensorflow as tf  # NOTE: heavy (about 4 s); only freezing needs it.
+    from modelkit.runtime.tfenv import import_tf
+
+    tf = import_tf(needed_for="freezing a checkpoint", path=p)  # NOTE: heavy (about 4 s)
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():

@@ -38,7 +38,7 @@ class KerasBackend(Backend):
         self.path = str(path)
         if not allow_unsafe_ops:
             refuse_unsafe(registry.load(path), path, "loading")
-        self.tf = import_tf(debug)
+        self.tf = import_tf(debug, needed_for="running a Keras model", path=path)
         with quiet_native_stderr(debug):
             # NOTE: allowed unsafe ops means the user trusts the file's Lambda code.
             self.model = load_keras(Path(path), safe_mode=not allow_unsafe_ops)

@@ -34,7 +34,7 @@ class SavedModelBackend(Backend):
         self.path = str(path)
         if not allow_unsafe_ops:
             refuse_unsafe(registry.load(path, "savedmodel"), path)
-        tf = self.tf = import_tf(debug)
+        tf = self.tf = import_tf(debug, needed_for="running a SavedModel", path=path)
         self.signature = signature
         self._graph = None
         loaded = load_savedmodel(tf, Path(path))

@@ -114,7 +114,7 @@ def open_graph(path: Path, fmt: str, *, inputs: list[str] | None = None,
     if shapes is not None and len(shapes) != len(ins):
         raise UsageError(f"{len(shapes)} shapes for {len(ins)} inputs ({', '.join(ins)})",
                          str(path))
-    tf = import_tf(debug)
+    tf = import_tf(debug, needed_for="running a TF graph", path=path)
     if fmt == "checkpoint":
         from modelkit.formats.checkpoint import freeze
 

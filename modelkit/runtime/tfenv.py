@@ -1,4 +1,10 @@
-"""Importing TensorFlow quietly: its C++ and Python logs stay off stderr unless --debug."""
+"""Importing TensorFlow quietly: its C++ and Python logs stay off stderr unless --debug.
+
+TensorFlow is an optional extra (`pip install 'modelkit[tf]'`): every module that
+needs it imports it through `import_tf`, which turns its absence into one
+MissingDependencyError line. This module imports nothing of modelkit but errors, so
+format adapters and transform passes use it too.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +17,47 @@ import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from types import ModuleType
 
+from modelkit.errors import MissingDependencyError
 
-def import_tf(debug: bool = False) -> ModuleType:
-    """Import TensorFlow with its logging turned down (unless `debug`)."""
+INSTALL_TF = "pip install 'modelkit[tf]'"
+
+
+def import_tf(debug: bool = False, *, needed_for: str = "this command",
+              path: str | Path | None = None) -> ModuleType:
+    """Import TensorFlow with its logging turned down (unless `debug`).
+
+    Args:
+        debug: keep TensorFlow's logs on stderr.
+        needed_for: what needs TensorFlow, as the error names it ("converting").
+        path: the file concerned, named by the error.
+
+    Raises:
+        MissingDependencyError: TensorFlow is not installed, or importing it failed
+            (its own message is kept).
+    """
     if not debug:
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
-    with quiet_native_stderr(debug):
-        import tensorflow as tf
+    # NOTE: folding calls this once per node it hands to TF: import once.
+    tf = sys.modules.get("tensorflow")
+    try:
+        if tf is None:
+            with quiet_native_stderr(debug):
+                import tensorflow as tf
+    except ImportError as e:
+        where = None if path is None else str(path)
+        if isinstance(e, ModuleNotFoundError) and e.name == "tensorflow":
+            raise MissingDependencyError(f"{needed_for} needs TensorFlow: {INSTALL_TF}",
+                                         where) from e
+        # NOTE: TensorFlow is there but broken (a missing shared library or package):
+        # its own message says what to repair.
+        text = str(e).strip().splitlines()
+        raise MissingDependencyError(
+            f"{needed_for} needs TensorFlow, which is installed but failed to import: "
+            f"{text[0] if text else type(e).__name__}", where) from e
     if not debug:
         tf.get_logger().setLevel(logging.ERROR)
         try:

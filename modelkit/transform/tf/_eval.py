@@ -339,15 +339,13 @@ def evaluate_with_tf(node: Node, inputs: list[np.ndarray]) -> list[np.ndarray]:
 
     Raises:
         EvalError: TF refused the node or failed running it.
+        MissingDependencyError: TensorFlow is not installed.
     """
-    import os
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
     from modelkit.formats import _tfproto
     from modelkit.ir import ArrayData, Value
+    from modelkit.runtime.tfenv import import_tf
 
+    tf = import_tf(needed_for=f"folding {node.op} '{node.name}'")
     gd = _tfproto.pb().graph.GraphDef()
     args = []
     for i, arr in enumerate(inputs):

@@ -22,7 +22,9 @@ def collect() -> dict[str, tuple]:
 
     outputs: one (name, type enum or 0, type_attr, number_attr, type_list_attr) per output arg.
     """
-    import tensorflow as tf  # noqa: F401  (registers every op)
+    from modelkit.runtime.tfenv import import_tf
+
+    import_tf(needed_for="generating the op registry")  # NOTE: registers every op
     from tensorflow.core.framework import op_def_pb2
     from tensorflow.python.client import pywrap_tf_session as c_api
 
@@ -43,8 +45,14 @@ def collect() -> dict[str, tuple]:
 
 
 def main() -> int:
-    import tensorflow as tf
+    from modelkit.errors import ModelkitError
+    from modelkit.runtime.tfenv import import_tf
 
+    try:
+        tf = import_tf(needed_for="generating the op registry")
+    except ModelkitError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return int(e.exit_code)
     ops = collect()
     lines = [
         f"# Generated from TensorFlow {tf.__version__}'s op registry by",
