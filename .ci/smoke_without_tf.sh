@@ -73,8 +73,10 @@ expect 0 "8 constant tensors folded" "$MK" transform samples/digits_frozen.pb "$
 # run, compare and debug (pair mode) on TFLite models, with LiteRT.
 expect 0 "accuracy: 95.00%" "$MK" run samples/digits_uint8_legacy.tflite \
     --data samples/digits_test.npz --labels samples/digits_test.npz --top-k 1
-expect 0 "top-1 agreement" "$MK" compare samples/digits_float.tflite samples/digits_int8.tflite \
-    --data samples/digits_test.npz
+expect 1 "FAILED: 832 of 3600 elements exceed both tolerances" "$MK" compare \
+    samples/digits_float.tflite samples/digits_int8.tflite --data samples/digits_test.npz
+expect 0 "top-1 agreement 100.00%" "$MK" compare samples/digits_float.tflite \
+    samples/digits_int8.tflite --data samples/digits_test.npz --atol 0.05
 expect 0 "worst layer" "$MK" debug samples/digits_float.tflite samples/digits_uint8_legacy.tflite \
     --data samples/digits_test.npz
 "$MK" debug samples/digits_float.tflite samples/digits_uint8_legacy.tflite \
