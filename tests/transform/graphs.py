@@ -90,3 +90,42 @@ def tensor_array_graph() -> tuple[bytes, list[str], list[str]]:
         tf.identity(ta.read(1), name="out")
         tf.identity(ta.size(), name="size")
     return g.as_graph_def().SerializeToString(), ["x"], ["out", "size"]
+
+
+def keras_like_graph() -> tuple[bytes, list[str], list[str]]:
+    """A frozen tf.function as Keras 3 writes one: every variable read
+    (`ReadVariableOp` -> Identity of a Const after freezing) is also a control input
+    of a NoOp the output depends on, so folding keeps each weight Const and adds a
+    folded copy of it; batch norms are inline math (Rsqrt, Mul, Sub, AddV2).
+
+    Inputs: x (float [1,8,8,3]); outputs: Identity.
+    """
+    tf = _tf()
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2)
+
+    rng = np.random.default_rng(7)
+
+    def var(shape, lo=None, hi=None):
+        data = rng.uniform(lo, hi, shape) if lo is not None else rng.standard_normal(shape)
+        return tf.Variable(data.astype(np.float32))
+
+    convs = [(var([3, 3, 3, 8]), [var([8], 0.5, 1.5) for _ in range(4)]),
+             (var([3, 3, 8, 8]), [var([8], 0.5, 1.5) for _ in range(4)])]
+    dense_w, dense_b = var([8, 4]), var([4])
+
+    @tf.function
+    def model(x):
+        h = x
+        for kernel, (gamma, beta, mean, variance) in convs:
+            h = tf.nn.conv2d(h, kernel, 1, "SAME")
+            inv = tf.math.rsqrt(variance + 0.001) * gamma
+            h = tf.nn.relu(h * inv + (beta - mean * inv))
+        h = tf.reduce_mean(h, axis=[1, 2])
+        return tf.nn.softmax(tf.matmul(h, dense_w) + dense_b)
+
+    fn = model.get_concrete_function(tf.TensorSpec([1, 8, 8, 3], tf.float32, name="x"))
+    frozen = convert_variables_to_constants_v2(fn)
+    gd = frozen.graph.as_graph_def()
+    return (gd.SerializeToString(), [t.op.name for t in frozen.inputs],
+            [t.op.name for t in frozen.outputs])

@@ -9,10 +9,10 @@ from collections.abc import Iterable
 
 import numpy as np
 
-from modelkit.ir import ArrayData, DType, Graph, Node, TensorData, Value
+from modelkit.ir import DType, Graph, Node, TensorData, Value
 from modelkit.ir.edit import prune_values, remove_nodes
 from modelkit.transform.base import PassContext, TransformError
-from modelkit.transform.tf._tfgraph import node_name
+from modelkit.transform.tf._tfgraph import canonical_input, node_name, tensor_of
 
 
 def rename(node: Node, name: str) -> None:
@@ -24,8 +24,7 @@ def rename(node: Node, name: str) -> None:
 
 def set_const(node: Node, array, dtype: DType | None = None) -> None:
     """Give Const `node` new data (and dtype)."""
-    arr = np.asarray(array)
-    data = ArrayData(arr, dtype) if dtype is not None else ArrayData(arr)
+    data = tensor_of(array, dtype)
     node.attrs["value"] = data
     node.attrs["dtype"] = data.dtype
     node.meta.setdefault("tf_attr_kinds", {}).update({"value": "tensor", "dtype": "type"})
@@ -223,19 +222,12 @@ def tf_hash_combine(a: int, b: int) -> int:
     return (a ^ ((b + 0x9E3779B97F4A7800 + (a << 10) + (a >> 4)) & _MASK)) & _MASK
 
 
-def _canonical_input(text: str) -> str:
-    prefix = "^" if text.startswith("^") else ""
-    body = text[len(prefix):]
-    parts = body.split(":")
-    return prefix + parts[0] + (":" + parts[1] if len(parts) > 1 else ":0")
-
-
 def tf_node_hash(nd, nameless: bool) -> int:
     """TF's HashNodeDef of a NodeDef message (graph_transforms/transform_utils.cc)."""
     h = tf_hash64(nd.op.encode())
     h = tf_hash_combine(h, tf_hash64(b"" if nameless else nd.name.encode()))
     for text in nd.input:
-        h = tf_hash_combine(h, tf_hash64(_canonical_input(text).encode()))
+        h = tf_hash_combine(h, tf_hash64(canonical_input(text).encode()))
     h = tf_hash_combine(h, tf_hash64(nd.device.encode()))
     for key in sorted(nd.attr):
         h = tf_hash_combine(h, tf_hash64(nd.attr[key].SerializeToString()))

@@ -31,9 +31,9 @@ def node_name(input_name: str) -> str:
 
 
 def canonical_input(input_name: str) -> str:
-    """`a` -> `a:0`, `^a` -> `^a:0` (TF's CanonicalInputName)."""
+    """`a` -> `a:0`, `^a` -> `^a:0`, `a:1:x` -> `a:1` (TF's CanonicalInputName)."""
     parts = input_name.split(":")
-    return input_name if len(parts) >= 2 else input_name + ":0"
+    return parts[0] + ":" + (parts[1] if len(parts) > 1 else "0")
 
 
 def required_names(ctx: PassContext) -> set[str]:
@@ -111,7 +111,7 @@ def new_node(graph: Graph, name: str, op: str, inputs: Iterable[Value | None] = 
     for port, dt in enumerate(dtypes):
         node.add_output(Value(f"{name}:{port}", dt, None))
     if op == "Const" and isinstance(attrs.get("value"), TensorData):
-        data = attrs["value"]
+        data = attrs["value"] = stored_tensor(attrs["value"])
         node.outputs[0].data = data
         node.outputs[0].dtype = data.dtype
         node.outputs[0].shape = data.shape
@@ -122,14 +122,34 @@ def new_node(graph: Graph, name: str, op: str, inputs: Iterable[Value | None] = 
     return node
 
 
-def const_node(graph: Graph, name: str, array, dtype: DType | None = None, **where) -> Node:
-    """Add a Const node holding `array` (attrs `dtype` and `value`, as TF writes them)."""
+def stored_tensor(data: TensorData) -> TensorData:
+    """`data` in the form the GraphDef reader gives a Const's tensor.
+
+    A constant a pass makes must be the same object a write and a re-read of the
+    graph would give: later passes (merge_duplicate_nodes, quantize_weights...)
+    then see the same tensor whether they run in the same chain or after a save.
+    """
+    from modelkit.formats._tfproto import TFTensorData, pb, tensor_from_proto, tensor_to_proto
+
+    if isinstance(data, TFTensorData):
+        return data
+    tp = pb().tensor.TensorProto()
+    tensor_to_proto(data, tp)
+    return tensor_from_proto(tp)
+
+
+def tensor_of(array, dtype: DType | None = None) -> TensorData:
+    """A numpy array as a Const's tensor (see `stored_tensor`)."""
     import numpy as np
 
     from modelkit.ir import ArrayData
 
-    arr = np.asarray(array)
-    data = ArrayData(arr, dtype)
+    return stored_tensor(ArrayData(np.asarray(array), dtype))
+
+
+def const_node(graph: Graph, name: str, array, dtype: DType | None = None, **where) -> Node:
+    """Add a Const node holding `array` (attrs `dtype` and `value`, as TF writes them)."""
+    data = tensor_of(array, dtype)
     return new_node(graph, name, "Const", (), {"dtype": data.dtype, "value": data},
                     outputs=[data.dtype], **where)
 

@@ -18,6 +18,7 @@ from modelkit.ir import Graph, Model, Node, Value
 from modelkit.ir.edit import clone_model, remove_nodes as drop_nodes, replace_uses
 from modelkit.transform.base import (Param, Params, PassContext, PassResult, TransformError,
                                      register)
+from modelkit.transform.tf._graph import merge_duplicates_tf
 from modelkit.transform.tf._tfgraph import (canonical_input, del_attr, main_graph, new_node,
                                             node_name, op_defaults, op_is_stateful,
                                             output_types, parse_shape, refresh_outputs,
@@ -254,120 +255,13 @@ def sort_by_execution_order(model: Model, params: Params, ctx: PassContext) -> P
 
 # --------------------------------------------------------------------------- merge_duplicate_nodes
 
-def _node_key(node: Node, keep: set[str]) -> tuple:
-    """What TF's HashNodeDef hashes, without the data of tensor attrs (compared later)."""
-    from modelkit.ir import TensorData
-
-    attrs = []
-    for k in sorted(node.attrs):
-        v = node.attrs[k]
-        if isinstance(v, TensorData):
-            attrs.append((k, "tensor", str(v.dtype), v.shape, v.nbytes))
-        else:
-            attrs.append((k, repr(v)))
-    inputs = tuple(canonical_input(_input_string(v)) for v in node.inputs)
-    controls = tuple("^" + c + ":0" for c in node.control_inputs)
-    return (node.op, node.name if node.name in keep else "", inputs + controls, node.device,
-            tuple(attrs))
-
-
-def _input_string(v: Value | None) -> str:
-    if v is None:
-        return ""
-    if v.producer is not None:
-        port = v.producer.outputs.index(v)
-        return f"{v.producer.name}:{port}"
-    return v.name
-
-
-def _attrs_key(node: Node, full: bool) -> tuple:
-    """The attrs as TF's hash sees them (sorted names, each value).
-
-    With `full` False, tensors count by their size and first and last bytes (a
-    cheap key that splits nearly all distinct weights); with `full` True, by all
-    their bytes.
-    """
-    from modelkit.formats._tfproto import TFTensorData, attr_to_proto, pb
-    from modelkit.ir import TensorData
-
-    kinds = node.meta.get("tf_attr_kinds", {})
-    out = []
-    for k in sorted(node.attrs):
-        value = node.attrs[k]
-        if isinstance(value, TFTensorData) and value.content is not None:
-            # NOTE: the stored form, without rebuilding a TensorProto of a big weight.
-            c = value.content
-            out.append((k, "T", value.rest, len(c), c if full else c[:64] + c[-64:]))
-        elif isinstance(value, TensorData) and not isinstance(value, TFTensorData) \
-                and value.dtype.numpy is not None:
-            raw = value.tobytes()
-            out.append((k, "A", str(value.dtype), value.shape, len(raw),
-                        raw if full else raw[:64] + raw[-64:]))
-        else:
-            av = pb().attr_value.AttrValue()
-            attr_to_proto(value, kinds.get(k), av)
-            out.append((k, "P", av.SerializeToString(deterministic=True)))
-    return tuple(out)
-
-
-def merge_duplicates(graph: Graph, keep: set[str]) -> int:
-    """Merge stateless nodes that are equal apart from their names (TF's
-    MergeDuplicateNodes in quantize_nodes.cc); repeats until none is left.
-
-    The first node (in graph order) of each group stays; users of the others move
-    to it, port for port, control edges too. Nodes named in `keep` are never merged.
-
-    Returns:
-        how many nodes were removed.
-    """
-    total = 0
-    while True:
-        groups: dict[tuple, list[Node]] = defaultdict(list)
-        for n in graph.nodes:
-            if op_is_stateful(n.op) is False:
-                groups[_node_key(n, keep)].append(n)
-        doomed: list[Node] = []
-        controls: dict[str, str] = {}
-        for members in groups.values():
-            if len(members) < 2:
-                continue
-            # NOTE: the cheap key leaves tensor contents out; split by the bytes TF hashes.
-            buckets: dict[tuple, list[tuple[Node, tuple | None]]] = defaultdict(list)
-            for n in members:
-                reps = buckets[_attrs_key(n, full=False)]
-                first = None
-                mine = None
-                for rep_i, (rep, rep_full) in enumerate(reps):
-                    if rep_full is None:
-                        rep_full = _attrs_key(rep, full=True)
-                        reps[rep_i] = (rep, rep_full)
-                    if mine is None:
-                        mine = _attrs_key(n, full=True)
-                    if rep_full == mine:
-                        first = rep
-                        break
-                if first is None:
-                    reps.append((n, mine))
-                    continue
-                for port, v in enumerate(n.outputs):
-                    if port < len(first.outputs):
-                        replace_uses(v, first.outputs[port], graph=graph)
-                controls[n.name] = first.name
-                doomed.append(n)
-        if not doomed:
-            return total
-        rename_controls(graph, controls)
-        drop_nodes(graph, doomed)
-        total += len(doomed)
-
-
 @register("merge_duplicate_nodes", doc="merge stateless nodes that have the same op, inputs "
           "and attrs (duplicate Consts first)")
 def merge_duplicate_nodes(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """TF merge_duplicate_nodes (quantize_nodes.cc)."""
     out = clone_model(model)
     g = main_graph(out)
-    n = merge_duplicates(g, required_names(ctx))
+    n = merge_duplicates_tf(g, required_names(ctx))
     refresh_outputs(g)
     return PassResult(out, n > 0, [f"merged {_plural(n, 'node')}"] if n else [])
 
