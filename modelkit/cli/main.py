@@ -27,8 +27,30 @@ app = typer.Typer(
 _state = {"debug": False}
 
 
+def version() -> str:
+    """The installed distribution's version (its package metadata)."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as dist_version
+
+    try:
+        return dist_version("modelkit")
+    except PackageNotFoundError:
+        from modelkit import __version__
+
+        return __version__
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(f"modelkit {version()}")
+        raise typer.Exit(0)
+
+
 @app.callback()
-def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors.")) -> None:
+def _root(debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+          _version: bool = typer.Option(False, "--version", "-V", is_eager=True,
+                                        callback=_print_version,
+                                        help="Print the version and exit.")) -> None:
     _state["debug"] = debug
 
 
@@ -72,10 +94,13 @@ def _register(only: str | None = None) -> None:
 
     Args:
         only: import just this command's module (the one being run), so a command
-            never pays for importing the others; None imports all.
+            never pays for importing the others; "" imports none (--version); None
+            imports all.
     """
     import importlib
 
+    if only == "":
+        return
     for name in (only,) if only in COMMANDS else COMMANDS:
         try:
             importlib.import_module(f"modelkit.cli.{name}")
@@ -85,13 +110,19 @@ def _register(only: str | None = None) -> None:
 
 
 def _invoked(argv: list[str]) -> str | None:
-    """The command an argument list runs, or None when all commands are needed (help,
-    no command, an unknown name)."""
+    """The command an argument list runs, "" when it runs none (--version), or None
+    when all commands are needed (help, no command, an unknown name)."""
     for arg in argv:
         if arg == "--debug":
             continue
+        if arg in _NO_COMMAND:
+            return ""
         return arg if arg in COMMANDS else None
     return None
+
+
+# Options of `modelkit` itself that run no command (no command module is imported).
+_NO_COMMAND = ("--version", "-V")
 
 
 def main() -> None:
