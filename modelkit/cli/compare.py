@@ -29,7 +29,8 @@ Quantized models are compared in the float domain: inputs quantized and outputs
 dequantized with each model's own parameters.
 
 Tolerances as in Polygraphy: with B the reference, an element mismatches only
-where |A - B| > atol AND |A - B| / |B| > rtol. Exit 1 when an output mismatches;
+where |A - B| > atol AND |A - B| / |B| > rtol (a zero in B counts as 2.22e-16,
+Polygraphy's epsilon); NaN mismatches. Exit 1 when an output mismatches;
 the report names the smallest atol (at the given rtol) and rtol (at the given
 atol) that would pass.""")
 def compare(
@@ -55,11 +56,9 @@ def compare(
     with reporting_errors():
         from modelkit.cli.feeding import open_model, prepare_inputs
         from modelkit.convert.progress import Progress
-        from modelkit.errors import UsageError
-        from modelkit.runtime.compare import compare_arrays, run_pair
+        from modelkit.runtime.compare import check_tolerances, compare_arrays, run_pair
 
-        if atol < 0 or rtol < 0:
-            raise UsageError("--atol and --rtol must not be negative")
+        check_tolerances(atol, rtol)
         progress = Progress()
         opts = dict(signature=signature, delegates=delegates,
                     allow_unsafe_ops=allow_unsafe_ops, debug=_state["debug"])
@@ -67,8 +66,8 @@ def compare(
         b = open_model(model_b, from_b, **opts)
         # NOTE: the same float inputs go to both; a model's metadata normalization is
         # not applied, so that A and B see the same values.
-        arrays, fed = prepare_inputs(a, data, mean, std, raw=False, limit=limit,
-                                     progress=progress, metadata=False)
+        arrays, fed, _ = prepare_inputs(a, data, mean, std, raw=False, limit=limit,
+                                        progress=progress, metadata=False)
         count = int(arrays[0].shape[0])
         with progress.counter("running both models", 2 * count) as step:
             def advance(n: int) -> None:
@@ -101,6 +100,10 @@ def compare(
 def _lines(path_a: Path, fmt_a: str, path_b: Path, fmt_b: str, samples: int, data: str,
            results: list, atol: float, rtol: float) -> list[str]:
     """The human report."""
+    import math
+
+    from modelkit.runtime.compare import REL_EPS
+
     out = [f"A: {path_a} ({fmt_a})", f"B: {path_b} ({fmt_b}, reference)",
            f"compared on {samples} samples from {data}; tolerance atol={atol:g}, rtol={rtol:g}"]
     for r in results:
@@ -110,13 +113,18 @@ def _lines(path_a: Path, fmt_a: str, path_b: Path, fmt_b: str, samples: int, dat
         out.append(f"output {name}: {verdict}")
         out.append(f"  max abs error {r.max_abs_error:.6g}, mean abs error "
                    f"{r.mean_abs_error:.6g}, rmse {r.rmse:.6g}")
-        line = (f"  max rel error {r.max_rel_error:.6g}, cosine similarity "
+        zero = f" (B is 0 there: |A - B| / {REL_EPS:.3g})" if r.max_rel_error_at_zero else ""
+        line = (f"  max rel error {r.max_rel_error:.6g}{zero}, cosine similarity "
                 f"{r.cosine_similarity:.6f}")
         if r.top1_agreement is not None:
             line += f", top-1 agreement {100 * r.top1_agreement:.2f}%"
         out.append(line)
-        out.append(f"  passes with --atol {r.required_atol:.6g} (at rtol {rtol:g}) or "
-                   f"--rtol {r.required_rtol:.6g} (at atol {atol:g})")
+        if math.isinf(r.required_atol) and math.isinf(r.required_rtol):
+            out.append("  no tolerance passes: NaN in the differences")
+        else:
+            out.append(f"  passes with --atol {r.required_atol:.6g} (at rtol {rtol:g}) or "
+                       f"--rtol {r.required_rtol:.6g} (at atol {atol:g})")
         if r.nan_or_inf:
-            out.append("  NaN or Inf in the outputs")
+            out.append(f"  NaN or Inf in the outputs: {r.nonfinite_a} values of A, "
+                       f"{r.nonfinite_b} of B")
     return out

@@ -63,10 +63,12 @@ def debug(
                                      "(e.g. FULLY_CONNECTED)."),
     labels: Path = typer.Option(None, "--labels", help="Class labels (.npy, or .npz with "
                                 "`y`) to report top-1 accuracy."),
-    csv_out: Path = typer.Option(None, "--csv", help="Write the per-layer table as CSV."),
-    overlay: Path = typer.Option(None, "--model-explorer", help="Write rmse/scale per node "
-                                 "as Model Explorer node data JSON."),
-    save: Path = typer.Option(None, "--save", help="Write the quantized model debug made."),
+    csv_out: str = typer.Option(None, "--csv", help="Write the per-layer table as CSV "
+                                "(.csv)."),
+    overlay: str = typer.Option(None, "--model-explorer", help="Write rmse/scale per node "
+                                "as Model Explorer node data JSON (.json)."),
+    save: str = typer.Option(None, "--save", help="Write the quantized model debug made "
+                             "(.tflite)."),
     signature: str = typer.Option("serving_default", "--signature",
                                   help="SavedModel signature."),
     top: int = typer.Option(0, "--top", help="Show only the N worst layers (0 = all)."),
@@ -75,26 +77,39 @@ def debug(
 ) -> None:
     """Per-layer quantization error, the layers to keep in float, and the fix."""
     with reporting_errors():
+        from modelkit.cli.paths import check_outputs, output_option
+        from modelkit.convert.data import check_data
         from modelkit.convert.progress import Progress
         from modelkit.convert.selective import Denylist, parse_list, parse_ops
-        from modelkit.debug.session import DebugOptions, run_debug
-        from modelkit.fileio import check_output
+        from modelkit.debug.session import DebugOptions, run_debug, validate
+        from modelkit.runtime.results import load_labels
 
-        for out in (csv_out, overlay):
-            if out is not None:
-                check_output(out, force=force, sources=(src,))
+        csv_path = output_option(csv_out, "--csv", ".csv", "a CSV table")
+        overlay_path = output_option(overlay, "--model-explorer", ".json",
+                                     "Model Explorer node data (JSON)")
+        save_path = output_option(save, "--save", ".tflite", "a TFLite flatbuffer")
         opts = DebugOptions(
             src=src, quant=quant, data=data, calibration_data=calibration_data,
             quantize=quantize, io_type=io_type,
             samples=samples, calibration_steps=calibration_steps,
             denylist=Denylist(parse_list(denylist_nodes), parse_ops(denylist_ops)),
-            labels=labels, save=save, signature=signature, force=force,
+            labels=labels, save=save_path, signature=signature, force=force,
             debug=_state["debug"])
+        validate(opts)
+        # NOTE: every output, the data and the labels are checked before anything is
+        # converted or measured (and before TensorFlow loads): a bad one costs nothing.
+        check_outputs({"--csv": csv_path, "--model-explorer": overlay_path,
+                       "--save": save_path},
+                      inputs=(src, quant, data, calibration_data, labels), force=force)
+        total = check_data(data)
+        check_data(calibration_data)
+        if labels is not None and total is not None:
+            load_labels(labels, min(samples, total), total=total)
         report = run_debug(opts, Progress())
-        if csv_out is not None:
-            _write_csv(report, csv_out, force)
-        if overlay is not None:
-            _write_overlay(report, overlay, force)
+        if csv_path is not None:
+            _write_csv(report, csv_path, force)
+        if overlay_path is not None:
+            _write_overlay(report, overlay_path, force)
         if as_json:
             from modelkit.cli.output import emit_json
 

@@ -1,6 +1,7 @@
 """What `run` and `compare` share: opening a model quietly, and turning --data,
---mean/--std/--raw into the arrays a backend takes (said on stderr); and the
-parsing of --inputs/--outputs name lists (also `transform`'s)."""
+--mean/--std/--raw into the arrays a backend takes (said on stderr, with a warning
+for NaN/Inf and for values the cast to an input's type changes); and the parsing of
+--inputs/--outputs name lists (also `transform`'s)."""
 
 from __future__ import annotations
 
@@ -31,8 +32,10 @@ def open_model(path: Path, fmt: str | None, **options) -> Backend:
 
 def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[str] | None,
                    *, raw: bool, limit: int | None, progress: Progress,
-                   metadata: bool = True) -> tuple[list[np.ndarray], list[dict]]:
-    """The samples for `rt` (its input order) and, per input, how they are fed.
+                   metadata: bool = True) -> tuple[list[np.ndarray], list[dict], int]:
+    """The samples for `rt` (its input order), per input how they are fed and what the
+    values held (NaN/Inf, values the cast to the input's type changed: each warned on
+    stderr), and how many samples the data holds (before --limit).
 
     Args:
         metadata: apply the normalization a TFLite model's metadata states when
@@ -41,7 +44,7 @@ def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[st
     Raises:
         UsageError: bad --mean/--std, --raw with them, data that does not fit.
     """
-    from modelkit.convert.data import InputSpec, load_data
+    from modelkit.convert.data import InputSpec, read_data
     from modelkit.convert.options import parse_floats
     from modelkit.errors import UsageError
     from modelkit.runtime.batch import metadata_normalization, normalize, real_specs
@@ -55,13 +58,15 @@ def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[st
     if limit is not None and limit < 1:
         raise UsageError("--limit must be at least 1")
     specs = real_specs(rt.inputs, raw)
-    arrays = load_data(data, [InputSpec(x.name, np.dtype(x.dtype), x.shape) for x in specs],
-                       limit=limit)
+    loaded = read_data(data, [InputSpec(x.name, np.dtype(x.dtype), x.shape) for x in specs],
+                       limit=limit, allow_nonfinite=True, warn=progress.warn)
+    arrays = loaded.arrays
     stated = metadata_normalization(rt) if metadata and not raw and not m else {}
     fed = []
     for i, spec in enumerate(rt.inputs):
         info: dict = {"name": spec.name, "dtype": str(np.dtype(spec.dtype)),
-                      "shape": list(spec.shape), "quantized": spec.is_quantized}
+                      "shape": list(spec.shape), "quantized": spec.is_quantized,
+                      **loaded.inputs[i].to_dict()}
         float_input = np.dtype(specs[i].dtype).kind == "f"
         if data.is_dir() and float_input and (m or spec.name in stated):
             # NOTE: normalization constants for images (TFLite metadata, --mean 127.5
@@ -89,4 +94,4 @@ def prepare_inputs(rt: Backend, data: Path, mean: list[str] | None, std: list[st
         else:
             info["feed"] = f"fed as {np.dtype(spec.dtype)}"
         fed.append(info)
-    return arrays, fed
+    return arrays, fed, loaded.total

@@ -44,8 +44,8 @@ def run(
                              "normalization, no quantization."),
     labels: Path = typer.Option(None, "--labels", help="Class ids (.npy, or .npz with 'y') "
                                 "for top-1 accuracy."),
-    output: Path = typer.Option(None, "--output", "-o", help="Save the (dequantized) "
-                                "outputs as .npz keyed by output name."),
+    output: str = typer.Option(None, "--output", "-o", help="Save the (dequantized) "
+                               "outputs as .npz keyed by output name."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --output."),
     limit: Optional[int] = typer.Option(None, "--limit", help="Use the first N samples."),
     top_k: int = typer.Option(5, "--top-k", help="Classes shown per sample for classifiers."),
@@ -64,39 +64,40 @@ def run(
     """Run MODEL on --data and summarize its outputs."""
     with reporting_errors():
         from modelkit.cli.feeding import comma_list, open_model, prepare_inputs
+        from modelkit.cli.paths import check_outputs, output_option
         from modelkit.convert.progress import Progress
         from modelkit.errors import UsageError
-        from modelkit.fileio import check_output
         from modelkit.runtime.batch import run_samples
         from modelkit.runtime.results import RunReport, load_labels, summarize_output
 
-        if output is not None:
-            check_output(output, force=force, sources=(model,))
+        out_path = output_option(output, "--output", ".npz", "the outputs as an .npz")
+        check_outputs({"--output": out_path}, inputs=(model, data, labels), force=force)
         if top_k < 1:
             raise UsageError("--top-k must be at least 1")
         progress = Progress()
         rt = open_model(model, from_, signature=signature, delegates=delegates,
                         allow_unsafe_ops=allow_unsafe_ops, inputs=comma_list(inputs),
                         outputs=comma_list(outputs), debug=_state["debug"])
-        arrays, fed = prepare_inputs(rt, data, mean, std, raw=raw, limit=limit,
-                                     progress=progress)
+        arrays, fed, total = prepare_inputs(rt, data, mean, std, raw=raw, limit=limit,
+                                            progress=progress)
         count = int(arrays[0].shape[0])
+        truth = load_labels(labels, count, total=total) if labels is not None else None
         with progress.counter("running", count) as step:
             def advance(n: int) -> None:
                 for _ in range(n):
                     step()
             outs = run_samples(rt, arrays, progress=advance, quantize=not raw)
         ran = next((int(v.shape[0]) for v in outs.values()), 0)
-        truth = load_labels(labels, ran) if labels is not None else None
+        truth = truth[:ran] if truth is not None else None
         report = RunReport(str(model), rt.format, ran, str(data), inputs=fed)
         report.outputs = [summarize_output(s, outs[s.name], top_k=top_k, labels=truth)
                           for s in rt.outputs]
         if labels is not None and not any(o.accuracy is not None for o in report.outputs):
             raise UsageError("--labels needs a classifier output ([samples, classes]); "
                              f"the outputs are {', '.join(o.name for o in report.outputs)}")
-        if output is not None:
-            _save(output, outs, force, model)
-            report.notes.append(f"outputs saved to {output}")
+        if out_path is not None:
+            _save(out_path, outs, force, model)
+            report.notes.append(f"outputs saved to {out_path}")
         if as_json:
             from modelkit.cli.output import emit_json
 
@@ -104,8 +105,8 @@ def run(
         else:
             for line in report.lines():
                 print(line)
-            if output is not None:
-                print(f"saved outputs to {output}")
+            if out_path is not None:
+                print(f"saved outputs to {out_path}")
         sys.stdout.flush()
         # NOTE: TensorFlow's heap makes the exit-time collection slow; see convert.
         gc.freeze()

@@ -165,7 +165,7 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
         ModelReadError: SRC cannot be read.
         TransformError: a pass failed (nothing is written).
     """
-    from modelkit.errors import UsageError
+    from modelkit.errors import ModelkitError, UsageError
     from modelkit.fileio import check_output
     from modelkit.transform import PassContext, get_pass, parse_spec, run_passes
 
@@ -179,6 +179,11 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
         domains.add(p.domain)
     if len(domains) > 1:
         raise UsageError("--transforms mixes TF graph and TFLite transforms")
+    # NOTE: the source's kind is the first thing wrong when it does not match the
+    # passes (a TFLite pass on a .pb): the output's extension follows from it.
+    from modelkit.formats.registry import detect_format
+
+    _check_kind(detect_format(src, source_format) == "tflite", domains, src)
     suffix = dst.suffix.lower()
     if "tflite" in domains and suffix != ".tflite":
         raise UsageError("the output of a TFLite transform must end in .tflite", str(dst))
@@ -189,11 +194,7 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
 
     model, frozen_ins, frozen_outs = _load_source(src, source_format, signature, outputs)
     is_tflite = model.format == "tflite"
-    if is_tflite != ("tflite" in domains):
-        kind = "a TFLite model" if is_tflite else "a TF graph"
-        raise UsageError(f"is {kind}; these transforms work on "
-                         f"{'TFLite models' if 'tflite' in domains else 'TF graphs'}",
-                         str(src))
+    _check_kind(is_tflite, domains, src)
     ctx = PassContext(inputs or [], outputs or [])
     if not is_tflite:
         ctx = _tf_io(model, inputs or frozen_ins, outputs or frozen_outs, src)
@@ -202,7 +203,13 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
         print(f"modelkit: {r.line()}", file=sys.stderr, flush=True)
 
     before = sum(len(g.nodes) for g in model.graphs)
-    model, reports = run_passes(model, passes, ctx, on_report=report)
+    try:
+        model, reports = run_passes(model, passes, ctx, on_report=report)
+    except ModelkitError as e:
+        # NOTE: a pass names what is wrong in the model; the line names the model.
+        if e.path is None:
+            e.path = str(src)
+        raise
     if is_tflite:
         from modelkit.formats.tflite.writer import save as save_tflite
 
@@ -216,6 +223,22 @@ def run_transform(src: Path, dst: Path, spec: str, *, inputs: list[str] | None =
     return {"schema_version": 1, "source": str(src), "output": str(dst),
             "inputs": ctx.inputs, "outputs": ctx.outputs, "nodes_before": before,
             "nodes_after": after, "passes": [r.to_dict() for r in reports]}
+
+
+def _check_kind(is_tflite: bool, domains: set[str], src: Path) -> None:
+    """Refuse passes of the other kind of model (TFLite passes on a TF graph or the
+    reverse).
+
+    Raises:
+        UsageError: naming the source and the kind of model the passes work on.
+    """
+    from modelkit.errors import UsageError
+
+    if is_tflite != ("tflite" in domains):
+        kind = "a TFLite model" if is_tflite else "a TF graph"
+        raise UsageError(f"is {kind}; these transforms work on "
+                         f"{'TFLite models' if 'tflite' in domains else 'TF graphs'}",
+                         str(src))
 
 
 def _tf_io(model, inputs: list[str] | None, outputs: list[str] | None, src: Path):

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit.convert.converter import Conversion, summarize_converter_error
-from modelkit.convert.data import load_data
+from modelkit.convert.data import check_data, load_data
 from modelkit.convert.options import (ConvertOptions, command_line, parse_floats,
                                       parse_shapes, target_format, validate)
 from modelkit.convert.preflight import (preflight_graph, preflight_savedmodel,
@@ -62,6 +62,7 @@ def convert(opts: ConvertOptions, progress: Progress | None = None) -> ConvertRe
     validate(opts, source, target)
     check_output(opts.dst, force=opts.force, sources=(opts.src,),
                  folder=target == "savedmodel")
+    check_data(opts.data)  # bad data (NaN, Inf, empty) is refused before TF loads
 
     progress.stage(f"loading {opts.src} ({registry.DESCRIPTIONS.get(source, source)})")
     model = _load_ir(opts, source)

@@ -4,11 +4,14 @@ statistics with Polygraphy's tolerance semantics.
 Semantics (Polygraphy's `CompareFunc.simple`, check_error_stat="elemwise"): with
 A the first and B the second (reference) output,
 
-    absdiff = |A - B|          reldiff = absdiff / |B|
+    absdiff = |A - B|          reldiff = absdiff / |B|, where B = 0 counts as REL_EPS
     an element mismatches when (absdiff > atol or NaN) and (reldiff > rtol or NaN)
 
-so an element passes when EITHER tolerance holds. The defaults are Polygraphy's
-(atol = rtol = 1e-5).
+so an element passes when EITHER tolerance holds. As in Polygraphy, a zero in B is
+replaced by REL_EPS (float64 machine epsilon, 2.22e-16) in the division: the relative
+error there is finite (|A - B| / 2.22e-16: huge unless A is 0 too, when it is 0). The
+defaults are Polygraphy's (atol = rtol = 1e-5). A tolerance is a number >= 0
+(inf passes everything); NaN is refused.
 """
 
 from __future__ import annotations
@@ -23,6 +26,21 @@ from modelkit.runtime.base import Backend, TensorSpec, match_key
 
 DEFAULT_ATOL = 1e-5
 DEFAULT_RTOL = 1e-5
+# What a zero in the reference counts as in |A - B| / |B| (Polygraphy's epsilon).
+REL_EPS = float(np.finfo(np.float64).eps)
+
+
+def check_tolerances(atol: float, rtol: float) -> None:
+    """Refuse a tolerance that is NaN or negative (with NaN every comparison is False,
+    so nothing would ever mismatch).
+
+    Raises:
+        UsageError: naming the option.
+    """
+    for name, value in (("--atol", atol), ("--rtol", rtol)):
+        if not value >= 0:
+            raise UsageError(f"{name} {value:g}: a tolerance is a number >= 0 "
+                             "(inf accepts any difference)")
 
 
 def pair_specs(a: list[TensorSpec], b: list[TensorSpec], role: str,
@@ -69,12 +87,18 @@ class OutputComparison:
 
     Attributes:
         max_abs_error/mean_abs_error/rmse: of A - B.
-        max_rel_error: max of |A - B| / |B| (inf where B is 0 and A is not).
+        max_rel_error: max of |A - B| / |B|, a zero B counting as REL_EPS (NaN when an
+            output holds NaN).
+        max_rel_error_at_zero: the max relative error is where B is 0 (so it is
+            |A - B| / REL_EPS).
         cosine_similarity: of A and B flattened (1.0 when both are all zeros).
         top1_agreement: fraction of samples whose argmax agrees (outputs [N, classes]).
         mismatches: elements that fail both tolerances.
         required_atol: the smallest atol that passes with the given rtol.
-        required_rtol: the smallest rtol that passes with the given atol.
+        required_rtol: the smallest rtol that passes with the given atol (both inf
+            when an element is NaN: no tolerance passes it).
+        nan_or_inf: A or B holds NaN or an infinity.
+        nonfinite_a/nonfinite_b: how many values of A/B are NaN or infinite.
     """
 
     name: str
@@ -92,6 +116,9 @@ class OutputComparison:
     required_atol: float
     required_rtol: float
     nan_or_inf: bool
+    nonfinite_a: int = 0
+    nonfinite_b: int = 0
+    max_rel_error_at_zero: bool = False
 
     @property
     def passed(self) -> bool:
@@ -105,7 +132,9 @@ class OutputComparison:
                 "top1_agreement": self.top1_agreement, "atol": self.atol, "rtol": self.rtol,
                 "mismatches": self.mismatches, "passed": self.passed,
                 "required_atol": self.required_atol, "required_rtol": self.required_rtol,
-                "nan_or_inf": self.nan_or_inf}
+                "nan_or_inf": self.nan_or_inf, "nonfinite_a": self.nonfinite_a,
+                "nonfinite_b": self.nonfinite_b,
+                "max_rel_error_at_zero": self.max_rel_error_at_zero}
 
 
 def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
@@ -118,8 +147,9 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
             output is [N, C] with C > 1.
 
     Raises:
-        UsageError: the shapes differ.
+        UsageError: the shapes differ; a tolerance is NaN or negative.
     """
+    check_tolerances(atol, rtol)
     a = np.asarray(a)
     b = np.asarray(b)
     if a.shape != b.shape:
@@ -129,22 +159,32 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
         a, b = a.astype(np.float64), b.astype(np.float64)
     a64 = a.astype(np.float64)
     b64 = b.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    ref = np.abs(b64)
+    with np.errstate(invalid="ignore", over="ignore"):
         absdiff = np.abs(a64 - b64)
-        reldiff = absdiff / np.abs(b64)
+        reldiff = absdiff / np.where(ref == 0, REL_EPS, ref)
     abs_bad = (absdiff > atol) | np.isnan(absdiff)
     rel_bad = (reldiff > rtol) | np.isnan(reldiff)
     mismatch = abs_bad & rel_bad
     n = absdiff.size
-    finite = bool(np.all(np.isfinite(a64)) and np.all(np.isfinite(b64)))
+    bad_a = int(np.count_nonzero(~np.isfinite(a64)))
+    bad_b = int(np.count_nonzero(~np.isfinite(b64)))
 
     def _max(x: np.ndarray) -> float:
         return float(np.max(x)) if x.size else 0.0
 
     # NOTE: an element passes under (atol, rtol) when absdiff <= atol or reldiff <= rtol.
     # Keeping rtol fixed, only the elements that fail it need atol >= their absdiff.
-    required_atol = _max(np.where(rel_bad, absdiff, 0.0))
-    required_rtol = _max(np.where(abs_bad, reldiff, 0.0))
+    # A NaN element fails every tolerance.
+    if np.isnan(reldiff).any():
+        required_atol = required_rtol = float("inf")
+    else:
+        required_atol = _max(np.where(rel_bad, absdiff, 0.0))
+        required_rtol = _max(np.where(abs_bad, reldiff, 0.0))
+    at_zero = False
+    if n and not np.isnan(reldiff).any():
+        worst = int(np.argmax(reldiff))
+        at_zero = bool(ref.reshape(-1)[worst] == 0 and reldiff.reshape(-1)[worst] > 0)
     fa, fb = a64.reshape(-1), b64.reshape(-1)
     na, nb = float(np.linalg.norm(fa)), float(np.linalg.norm(fb))
     if na == 0.0 and nb == 0.0:
@@ -161,10 +201,11 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
         name=name, other_name=other_name or name, elements=int(n),
         max_abs_error=_max(absdiff), mean_abs_error=float(absdiff.mean()) if n else 0.0,
         rmse=float(np.sqrt(np.mean(absdiff ** 2))) if n else 0.0,
-        max_rel_error=_max(np.nan_to_num(reldiff, nan=0.0)),
+        max_rel_error=_max(reldiff),
         cosine_similarity=cosine, top1_agreement=top1, atol=atol, rtol=rtol,
         mismatches=int(mismatch.sum()), required_atol=required_atol,
-        required_rtol=required_rtol, nan_or_inf=not finite)
+        required_rtol=required_rtol, nan_or_inf=bool(bad_a or bad_b), nonfinite_a=bad_a,
+        nonfinite_b=bad_b, max_rel_error_at_zero=at_zero)
 
 
 def run_pair(a: Backend, b: Backend, samples: Sequence[np.ndarray], *,

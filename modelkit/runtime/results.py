@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit.errors import UsageError
+from modelkit.runtime.arrays import read_npy, read_npz
 from modelkit.runtime.base import TensorSpec
 
 SCHEMA_VERSION = 1
@@ -91,39 +92,73 @@ def summarize_output(spec: TensorSpec, value: np.ndarray, *, top_k: int = 5,
     return summary
 
 
-def load_labels(path: Path, count: int) -> np.ndarray:
+def load_labels(path: Path, count: int, *, total: int | None = None) -> np.ndarray:
     """Class ids, one per sample: an .npy, or an .npz's `y`/`labels` array (else its only
-    array, or its only 1-D integer array); the first `count` are used.
+    array, or its only 1-D integer array). Ids are integers >= 0 of shape [N] (or
+    [N, 1]), or one-hot rows [N, classes] (each row one 1, the rest 0).
+
+    Args:
+        count: the samples used; the first `count` labels are returned.
+        total: the samples the data holds; the labels must be exactly as many. When
+            not known (None), at least `count` are required.
 
     Raises:
-        UsageError: missing, unreadable, not integers, or fewer than `count`.
+        UsageError: missing, empty or unreadable; not class ids or one-hot rows; a
+            count that does not match the data.
     """
     if not path.is_file():
         raise UsageError("no such labels file", str(path))
-    try:
-        if path.suffix.lower() == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
-                keys = [k for k in ("y", "labels", "label") if k in npz.files]
-                if not keys and len(npz.files) != 1:
-                    # NOTE: a dataset file (x and its ids under another name) still works.
-                    keys = [k for k in npz.files
-                            if npz[k].dtype.kind in "iu" and npz[k].ndim == 1]
-                    if len(keys) != 1:
-                        raise UsageError(f"the .npz holds {sorted(npz.files)}; name the "
-                                         "labels array 'y' or 'labels'", str(path))
-                labels = npz[keys[0] if keys else npz.files[0]]
-        else:
-            labels = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise UsageError(f"cannot read labels: {e}", str(path)) from None
-    labels = np.asarray(labels).reshape(-1) if np.asarray(labels).ndim <= 1 else \
-        np.argmax(labels, axis=-1)
-    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and
-                                               np.all(labels == np.round(labels))):
+    if path.suffix.lower() == ".npz":
+        arrays = read_npz(path, "labels")
+        keys = [k for k in ("y", "labels", "label") if k in arrays]
+        if not keys and len(arrays) != 1:
+            # NOTE: a dataset file (x and its ids under another name) still works.
+            keys = [k for k, a in arrays.items() if a.dtype.kind in "iu" and a.ndim == 1]
+            if len(keys) != 1:
+                raise UsageError(f"the .npz holds {sorted(arrays)}; name the "
+                                 "labels array 'y' or 'labels'", str(path))
+        labels = arrays[keys[0] if keys else next(iter(arrays))]
+    else:
+        labels = read_npy(path, "labels")
+    labels = _class_ids(np.asarray(labels), path)
+    n = int(labels.shape[0])
+    if total is not None and n != total:
+        raise UsageError(f"{n} labels for {total} samples in the data; give one label "
+                         "per sample", str(path))
+    if n < count:
+        raise UsageError(f"{n} labels for {count} samples", str(path))
+    return labels[:count]
+
+
+def _class_ids(labels: np.ndarray, path: Path) -> np.ndarray:
+    """Labels as int64 class ids [N].
+
+    Raises:
+        UsageError: not numbers, not whole or negative ids, or rows that are not one-hot.
+    """
+    shape = list(labels.shape)
+    if labels.dtype.kind not in "iuf":
         raise UsageError(f"labels must be class ids (integers), got {labels.dtype}", str(path))
-    if labels.shape[0] < count:
-        raise UsageError(f"{labels.shape[0]} labels for {count} samples", str(path))
-    return labels[:count].astype(np.int64)
+    if labels.ndim == 2 and shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim == 2:
+        rows_ok = shape[1] > 1 and bool(np.all((labels == 0) | (labels == 1))) and \
+            bool(np.all(labels.sum(axis=1) == 1))
+        if not rows_ok:
+            raise UsageError(f"labels of shape {shape} are neither class ids [N] nor "
+                             "one-hot rows [N, classes] (one 1 per row, the rest 0)",
+                             str(path))
+        return np.argmax(labels, axis=1).astype(np.int64)
+    if labels.ndim != 1:
+        raise UsageError(f"labels of shape {shape}: give class ids [N] or one-hot rows "
+                         "[N, classes]", str(path))
+    if labels.dtype.kind == "f" and not np.all(labels == np.round(labels)):
+        raise UsageError(f"labels must be class ids (integers), got {labels.dtype}", str(path))
+    if labels.size and labels.min() < 0:
+        first = int(np.argmax(labels < 0))
+        raise UsageError(f"labels must be class ids >= 0; label {first} is "
+                         f"{labels[first]:g}", str(path))
+    return labels.astype(np.int64)
 
 
 @dataclass

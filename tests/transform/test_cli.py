@@ -79,7 +79,7 @@ def test_text_in_text_out(tmp_path):
     ("remove_nodes", "remove_nodes expects at least one 'op' argument"),
     ("strip_unused_nodes(typo=1)", "strip_unused_nodes has no parameter 'typo'"),
     ('remove_nodes(op="Identity)', "--transforms: unterminated quoted value"),
-    ("set_io_type(type=int8)", "must end in .tflite"),
+    ("set_io_type(type=int8)", "is a TF graph; these transforms work on TFLite models"),
 ])
 def test_usage_errors_exit_2_and_write_nothing(tmp_path, spec, words):
     dst = tmp_path / "out.pb"
@@ -139,7 +139,8 @@ def test_tflite_source(tmp_path, image):
     assert it.get_input_details()[0]["dtype"] == np.uint8
     res = run_cli("transform", str(SAMPLES / "digits_int8.tflite"), str(tmp_path / "x.tflite"),
                   "-t", "remove_device")
-    assert res.returncode == 2 and "must end in .pb" in res.stderr
+    assert res.returncode == 2 and "is a TFLite model; these transforms work on TF graphs" \
+        in res.stderr
 
 
 def test_checkpoint_is_frozen_first(tmp_path, image):

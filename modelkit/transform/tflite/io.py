@@ -267,7 +267,8 @@ def rename_tensor(model: Model, params: Params, ctx: PassContext) -> PassResult:
     """Rename every tensor called `old` (in every subgraph) to `new`.
 
     Raises:
-        TransformError: no tensor has that name, or `new` is taken in the same subgraph.
+        UsageError: no tensor has that name, or `new` is taken in the same subgraph
+            (a bad parameter, exit 2).
     """
     old, new = params.str("old"), params.str("new")
     out = clone_model(model)
@@ -277,8 +278,8 @@ def rename_tensor(model: Model, params: Params, ctx: PassContext) -> PassResult:
         if not hits:
             continue
         if any(v.name == new for v in graph.values):
-            raise TransformError(f"rename_tensor: subgraph {gi} already has a tensor named "
-                                 f"{new}")
+            raise UsageError(f"rename_tensor: subgraph {gi} already has a tensor named "
+                             f"{new}")
         for v in hits:
             v.name = new
             if v.producer is not None and v.producer.name == old:
@@ -292,6 +293,6 @@ def rename_tensor(model: Model, params: Params, ctx: PassContext) -> PassResult:
                         io.tensor_name = new
     if not n:
         names = sorted({v.name for g in out.graphs for v in g.inputs + g.outputs})
-        raise TransformError(f"rename_tensor: no tensor named {old} (inputs/outputs: "
-                             f"{', '.join(names)})")
+        raise UsageError(f"rename_tensor: no tensor named {old} (inputs/outputs: "
+                         f"{', '.join(names)})")
     return PassResult(out, True, [f"{old} -> {new}"])
