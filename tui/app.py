@@ -27,6 +27,8 @@ class ModelBrowser(App[None]):
         debug: per-layer error from `modelkit debug --json`, bound to `model`.
         run_check: run `check` in the background when the model opens.
         graph: open in the graph view rather than the node list.
+        show_traceback: print Textual's traceback when the app stops on an unexpected
+            error; either way `crash` holds the error and `return_code` is 1.
     """
 
     CSS_PATH = "app.tcss"
@@ -34,13 +36,19 @@ class ModelBrowser(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS = [
         Binding("q", "quit", "Quit"),
+        # NOTE: a priority binding is looked at before any widget sees the key, so
+        # Ctrl-C quits from anywhere, text boxes included (Textual's default only
+        # says how to quit).
+        Binding("ctrl+c,ctrl+q", "quit", "Quit", show=False, priority=True),
         Binding("question_mark", "help", "Help"),
     ]
 
     def __init__(self, model: Model, *, cursor_blink: bool = True, target: str | None = None,
                  debug: DebugOverlay | None = None, run_check: bool = True,
-                 graph: bool = False) -> None:
+                 graph: bool = False, show_traceback: bool = True) -> None:
         super().__init__()
+        self.show_traceback = show_traceback
+        self.crash: BaseException | None = None
         self.model = model
         self.cursor_blink = cursor_blink
         self.index = ModelIndex(model)
@@ -49,6 +57,22 @@ class ModelBrowser(App[None]):
         self.start_in_graph = graph
         self.model_name = Path(model.path).name if model.path else ""
         self.sub_title = self.model_name
+
+    # NOTE: the two methods below are Textual's hooks for an exception no handler
+    # caught (the app then exits with return code 1); the CLI reports `crash` in one
+    # line and exits non-zero.
+
+    def _handle_exception(self, error: Exception) -> None:
+        if self.crash is None:
+            self.crash = error
+        super()._handle_exception(error)
+
+    def _fatal_error(self) -> None:
+        if self.show_traceback:
+            super()._fatal_error()
+        else:
+            self.bell()
+            self._close_messages_no_wait()
 
     def get_default_screen(self) -> Screen:
         from tui.screens.main import MainScreen

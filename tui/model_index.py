@@ -400,8 +400,12 @@ class ModelIndex:
     def tensor_page(self, target: Target) -> Page:
         """Facts of a tensor, its producer and consumers, and (for constants) its values."""
         v = self.value(target)
+        # NOTE: formats without tensor indices (GraphDef, Keras) number tensors by their
+        # position in the graph, in the title, the index line and the search rows alike.
+        index = v.index if v.index is not None else target.index
         header = [("name", v.name or "(none)"),
-                  ("index", "?" if v.index is None else str(v.index)),
+                  ("index", str(index) if v.index is not None
+                   else f"{index} (position in the graph)"),
                   ("location", self.graph_label(target.graph)),
                   ("dtype", str(v.dtype) if v.dtype else "?"),
                   ("shape", shape_str(v.shape))]
@@ -439,7 +443,6 @@ class ModelIndex:
         if not v.consumers:
             links.append(Line("consumer  (none)", None, "consumer"))
         channels = [ChannelTable(f"{v.name}", q)] if q is not None and q.per_channel else []
-        index = v.index if v.index is not None else target.index
         return Page(target, v.name or "(unnamed)", header, links, channels,
                     v if v.is_const else None, kind=f"tensor #{index} {v.type_str()}")
 

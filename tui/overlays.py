@@ -2,22 +2,22 @@
 
 Nothing here imports Textual. Findings come from `modelkit.check.check_model` (any
 object with the Finding attributes will do); per-layer error comes from the JSON
-that `modelkit debug --json` writes (`{"schema_version": 1, "layers": [...]}`).
+that `modelkit debug --json` writes (`{"schema_version": 1, "layers": [...]}`), read and
+matched to the model by `modelkit.debug.overlay`.
 Every mark has a symbol or a word beside its colour, so it reads without colour.
 """
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelkit.errors import ModelReadError, UsageError
+from modelkit.debug.overlay import match_layers, read_report
+from modelkit.errors import UsageError
 from modelkit.ir import Model, Value
 
-DEBUG_SCHEMA = 1
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "ℹ"}
 
 # rmse/scale levels (upper bounds) with their symbol and name. A layer whose error is
@@ -60,10 +60,15 @@ class DebugOverlay:
     Attributes:
         path: the file read.
         layers: the layer records as written.
+        model: the model the file says it measured (the quantized one), when it says.
+        bound: `bind` has matched the layers to a model.
     """
 
     path: str
     layers: list[dict]
+    model: str | None = None
+    bound: bool = False
+    _model_path: str | None = None
     _by_node: dict[tuple[int, int], dict] = field(default_factory=dict)
     _by_tensor: dict[tuple[int, str], dict] = field(default_factory=dict)
 
@@ -72,65 +77,66 @@ class DebugOverlay:
         """Read and check a `modelkit debug --json` file.
 
         Raises:
-            ModelReadError: not readable, not JSON, or not the debug schema.
+            UsageError: missing, not readable, not JSON, or not the debug schema.
         """
-        p = Path(path)
-        try:
-            doc = json.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelReadError("no such overlay file", str(p)) from None
-        except (OSError, UnicodeDecodeError) as e:
-            raise ModelReadError(f"overlay not readable ({e.__class__.__name__})",
-                                 str(p)) from None
-        except json.JSONDecodeError as e:
-            raise ModelReadError(f"overlay is not JSON ({e.msg}, line {e.lineno}); "
-                                 "give the file `modelkit debug --json` wrote", str(p)) from None
-        if not isinstance(doc, dict) or not isinstance(doc.get("layers"), list):
-            raise ModelReadError("overlay has no \"layers\" list; give the file "
-                                 "`modelkit debug --json` wrote", str(p))
-        version = doc.get("schema_version")
-        if version != DEBUG_SCHEMA:
-            raise ModelReadError(f"overlay schema_version {version!r} is not {DEBUG_SCHEMA}; "
-                                 "write it again with this modelkit's `debug --json`", str(p))
-        layers = [x for x in doc["layers"] if isinstance(x, dict)]
-        return cls(str(p), layers)
+        doc = read_report(path)
+        return cls(str(path), doc["layers"], doc.get("quantized_model") or doc.get("model"))
+
+    @property
+    def unmatched(self) -> int:
+        """Layers that `bind` matched to no node of the model (0 before `bind`)."""
+        return len(self.layers) - len(self._by_node) if self.bound else 0
+
+    @property
+    def warning(self) -> bool:
+        """After `bind`: some layers match no node, or there are none to show."""
+        return self.bound and (self.unmatched > 0 or not self.layers)
 
     def bind(self, model: Model) -> int:
-        """Match the layers to the model's nodes (by operator index) and tensors (by name).
+        """Match the layers to the model's nodes (by operator index, name and op) and to
+        the tensors those nodes write (by name).
 
         Returns:
             How many layers matched a node.
 
         Raises:
-            UsageError: no layer matches the model (the file is about another model).
+            UsageError: layers were given and none matches the model (the file is about
+                another model).
         """
-        self._by_node.clear()
-        self._by_tensor.clear()
-        op_pos: list[dict[int, int]] = []
-        for g in model.graphs:
-            op_pos.append({(n.index if n.index is not None else i): i
-                           for i, n in enumerate(g.nodes)})
-        matched = 0
-        for layer in self.layers:
-            gi = layer.get("graph", 0)
-            if not isinstance(gi, int) or not 0 <= gi < len(model.graphs):
-                continue
-            node = layer.get("node")
-            ni = op_pos[gi].get(node) if isinstance(node, int) else None
-            if ni is not None:
-                name = layer.get("node_name")
-                if name and name != model.graphs[gi].nodes[ni].name:
-                    ni = None
-            if ni is not None:
-                self._by_node[(gi, ni)] = layer
-                matched += 1
+        self._by_node = match_layers(self.layers, model)
+        self._by_tensor = {}
+        self.bound = True
+        for (gi, ni), layer in self._by_node.items():
             tname = layer.get("tensor_name")
-            if isinstance(tname, str) and tname:
+            if tname and any(v.name == tname for v in model.graphs[gi].nodes[ni].outputs):
                 self._by_tensor[(gi, tname)] = layer
-        if self.layers and not matched and not self._by_tensor:
-            raise UsageError(f"{self.path}: no layer of the overlay matches a node of the "
-                             "model; was it written for another model?")
-        return matched
+        self._model_path = model.path
+        if self.layers and not self._by_node:
+            other = f" ({self.model})" if self.model else ""
+            raise UsageError(f"{self.path}: none of the overlay's {len(self.layers)} layers "
+                             "matches a node of the model (operator index, name and op): "
+                             f"it was written for another model{other}; give the "
+                             "`modelkit debug --json` report of this model")
+        return len(self._by_node)
+
+    def _written_for(self) -> str:
+        """`; it was written for x.tflite` when the file names another model file."""
+        mine = Path(self._model_path).name if self._model_path else None
+        if self.model and Path(self.model).name != mine:
+            return f"; it was written for {self.model}"
+        return ""
+
+    def match_text(self) -> str:
+        """What `bind` found, in one line: `7 of 7 layers of the overlay match a node of
+        the model`, with the model the file names when that is another file."""
+        n, total = len(self._by_node), len(self.layers)
+        if not total:
+            return "the overlay holds no layers: nothing to show" + self._written_for()
+        text = f"{n} of {total} layer{'s' if total != 1 else ''} of the overlay " \
+               f"match{'es' if total == 1 else ''} a node of the model"
+        if n < total:
+            text += f"; the other {total - n} (another model's?) are not shown"
+        return text + self._written_for()
 
     def of_node(self, graph: int, node: int) -> dict | None:
         """The layer record of node `node` of graph `graph`."""

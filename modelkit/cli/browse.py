@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from modelkit.cli.main import app, reporting_errors
+from modelkit.cli.main import _state, app, error, reporting_errors, warn
+from modelkit.errors import ExitCode
 
 
 @app.command()
@@ -42,9 +44,24 @@ def browse(
         loaded = load(model, fmt)
         if debug is not None:
             debug.bind(loaded)
+            if debug.warning:
+                warn(f"{overlay}: {debug.match_text()}")
+            else:
+                print(f"modelkit: note: {overlay}: {debug.match_text()}", file=sys.stderr)
     # NOTE: Textual is imported here only, so `import modelkit` and other commands
     # never pay for it.
     from tui.app import ModelBrowser
 
     with reporting_errors():
-        ModelBrowser(loaded, target=target, debug=debug, graph=graph).run()
+        browser = ModelBrowser(loaded, target=target, debug=debug, graph=graph,
+                               show_traceback=_state["debug"])
+        browser.run()
+    # NOTE: Textual ends the app on an unhandled exception and returns from run();
+    # that is a failure of the browser, never a normal exit.
+    if browser.crash is not None or browser.return_code not in (None, 0):
+        crash = browser.crash
+        what = f"{type(crash).__name__}: {crash}" if crash is not None else \
+            f"return code {browser.return_code}"
+        hint = "" if _state["debug"] else " (`modelkit --debug browse ...` shows the traceback)"
+        error(f"{model}: the browser stopped on an unexpected error: {what}{hint}")
+        raise typer.Exit(int(ExitCode.FAILURE))

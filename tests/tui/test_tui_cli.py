@@ -57,14 +57,23 @@ def test_modelkit_and_other_commands_do_not_import_textual():
     ("{not json", "not JSON"),
     ('{"schema_version": 9, "layers": []}', "schema_version 9"),
     ('{"schema_version": 1}', 'no "layers" list'),
+    ('{"layers": [1, 2, 3]}', 'no "schema_version"'),
+    ('{"schema_version": 1, "layers": [1, 2, 3]}', "layer 0 is 1, not an object"),
+    ('{"schema_version": 1, "layers": [{"node": "conv", "node_name": "a", "tensor_name": ""}]}',
+     'layer 0 "node" is "conv", not an integer'),
+    ('{"schema_version": 1, "layers": [{"node": 0, "node_name": "a", "tensor_name": "a", '
+     '"rmse_scale": "high"}]}', 'layer 0 "rmse_scale" is "high", not a number'),
+    ('{"schema_version": 1, "layers": [{"node_name": "a", "tensor_name": "a"}]}',
+     'layer 0 has no "node"'),
 ])
-def test_bad_overlay_exits_3_with_one_line_and_no_app(tmp_path, sample_path, content, words):
+def test_malformed_overlay_exits_2_with_one_line_and_no_app(tmp_path, sample_path, content,
+                                                            words):
     overlay = tmp_path / "debug.json"
     overlay.write_text(content)
     r = _browse(sample_path, "--overlay", str(overlay))
-    assert r.returncode == 3, r.stderr
+    assert r.returncode == 2, r.stderr
     lines = r.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(overlay) in lines[0] and words in lines[0]
+    assert len(lines) == 1 and str(overlay) in lines[0] and words in lines[0], lines
     assert r.stdout == "" and "\x1b[" not in r.stderr
 
 

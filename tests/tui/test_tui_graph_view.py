@@ -295,14 +295,14 @@ async def test_debug_overlay_colours_legend_and_details(tmp_path):
 
 
 def test_debug_overlay_bad_files(tmp_path):
-    from modelkit.errors import ModelReadError, UsageError
+    from modelkit.errors import UsageError
 
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ModelReadError, match="not JSON"):
+    with pytest.raises(UsageError, match="not JSON"):
         DebugOverlay.read(bad)
     bad.write_text(json.dumps({"schema_version": 7, "layers": []}))
-    with pytest.raises(ModelReadError, match="schema_version 7"):
+    with pytest.raises(UsageError, match="schema_version 7"):
         DebugOverlay.read(bad)
     bad.write_text(json.dumps({"schema_version": 1, "layers": [
         {"graph": 0, "node": 0, "node_name": "elsewhere", "tensor_name": ""}]}))

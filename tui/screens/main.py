@@ -21,6 +21,9 @@ from tui.widgets.graph_view import GraphLayouts, GraphView
 
 # Seconds between opening the graph view and starting the whole-graph layouts.
 LAYOUT_DELAY = 0.5
+# Terminals narrower than this many columns get the narrow layout (app.tcss): the
+# graph view then takes the whole width and the details pane is hidden.
+NARROW = 64
 
 
 class MainScreen(Screen):
@@ -46,12 +49,16 @@ class MainScreen(Screen):
         Binding("b,backspace", "back", "Back"),
     ]
 
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW, "-wide")]
+
     def __init__(self, index: ModelIndex, overlays: Overlays | None = None) -> None:
         super().__init__()
         self.index = index
         self.overlays = overlays if overlays is not None else Overlays()
         self.layouts = GraphLayouts(index)
         self.current: Target | None = None
+        # The node shown last: `[` / `]` step from it while a tensor or graph is shown.
+        self.last_node: Target | None = None
         self.history: list[Target] = []
         self._layouts_started = False
 
@@ -74,6 +81,9 @@ class MainScreen(Screen):
             self.show(target, record=False)
         self._show_header()
         self._show_legend()
+        debug = self.overlays.debug
+        if debug is not None and debug.warning:
+            self.notify(debug.match_text(), severity="warning", timeout=10)
         # NOTE: background work starts once the first screen is out, so it does not
         # compete with it; the whole-graph layouts wait until the graph view is opened.
         self.call_after_refresh(self._start_background)
@@ -181,10 +191,12 @@ class MainScreen(Screen):
         if self.graph_shown:
             box.display = False
             pane.display = True
+            self.remove_class("-graph")
             self.query_one("#graph-list").focus()
             return
         pane.display = False
         box.display = True
+        self.add_class("-graph")
         if not self._layouts_started:
             self._layouts_started = True
             # NOTE: a moment after the first drawing is out, so it does not share the
@@ -236,6 +248,8 @@ class MainScreen(Screen):
         if record and self.current is not None:
             self.history.append(self.current)
         self.current = target
+        if target.kind == NODE:
+            self.last_node = target
         self.details.show(self._page(target))
         self.query_one(GraphPane).show_target(target)
         if self.graph_shown:
@@ -250,7 +264,10 @@ class MainScreen(Screen):
 
     @on(GraphPane.Highlighted)
     def _pane_highlighted(self, event: GraphPane.Highlighted) -> None:
-        self.show(event.target, record=False)
+        # NOTE: a move the list has left already (a burst of keys) is skipped: showing it
+        # would pull the list back under the keys still coming.
+        if event.target == self.query_one(GraphPane).highlighted_target:
+            self.show(event.target, record=False)
 
     @on(GraphPane.Selected)
     def _pane_selected(self, event: GraphPane.Selected) -> None:
@@ -348,20 +365,23 @@ class MainScreen(Screen):
         self.details.highlight_role("consumer")
 
     def action_step(self, step: int) -> None:
-        """Select the previous or next op in execution order."""
+        """Select the previous or next op in execution order: from the node shown, or,
+        while a tensor or a graph is shown (`c` on several consumers, a link), from the
+        node shown before it in the same graph."""
         cur = self.current
-        if cur is None or cur.kind != NODE:
-            nodes = self.index.model.graphs[cur.graph if cur else 0].nodes
-            if nodes:
-                self.show(Target(NODE, cur.graph if cur else 0, 0), record=True)
+        gi = cur.graph if cur is not None else 0
+        base = cur if cur is not None and cur.kind == NODE else self.last_node
+        if base is None or base.graph != gi or not self.index.exists(base):
+            if self.index.model.graphs and self.index.model.graphs[gi].nodes:
+                self.show(Target(NODE, gi, 0), record=True)
             return
-        n = len(self.index.model.graphs[cur.graph].nodes)
-        index = cur.index + step
+        n = len(self.index.model.graphs[gi].nodes)
+        index = base.index + step
         if not 0 <= index < n:
             self.notify("no op " + ("before" if step < 0 else "after") + " this one",
                         severity="warning")
             return
-        self.show(Target(NODE, cur.graph, index), record=True)
+        self.show(Target(NODE, gi, index), record=True)
 
     def _finding_targets(self) -> list[Target]:
         """Nodes with findings, in graph and node order."""

@@ -59,7 +59,6 @@ class GraphPane(Vertical):
         for i, row in enumerate(index.graph_rows):
             header = i if row.header else header
             self._header_of.append(header)
-        self._quiet_target: Target | None = None
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: op, name or index (f)", id="graph-filter")
@@ -128,17 +127,18 @@ class GraphPane(Vertical):
         return self.index.graph_rows[self._shown[ol.highlighted]].target
 
     def show_target(self, target: Target) -> None:
-        """Move the highlight to `target` when it is listed, without announcing it."""
+        """Move the highlight to `target` when it is listed, without announcing it.
+
+        The list follows what the screen shows and never answers back: only the user's
+        own moves in the list are announced (`Highlighted`), so the two cannot echo.
+        """
         row = self._row_of_target.get(target)
         if row is None:
             return
         pos = _position(self._shown, row)
         if pos is None:
             return
-        ol = self.query_one("#graph-list", RowList)
-        if ol.highlighted != pos:
-            self._quiet_target = target
-            ol.highlighted = pos
+        self.query_one("#graph-list", RowList).highlight(pos, announce=False)
 
     @on(Input.Submitted, "#graph-filter")
     def _filter_submitted(self, event: Input.Submitted) -> None:
@@ -156,16 +156,17 @@ class GraphPane(Vertical):
     @on(RowList.Highlighted, "#graph-list")
     def _highlighted(self, event: RowList.Highlighted) -> None:
         event.stop()
-        if event.index >= len(self._shown):
+        # NOTE: of a burst of moves (key repeat) only the last one is shown: the others
+        # are stale by the time they arrive.
+        if event.stale:
             return
-        target = self.index.graph_rows[self._shown[event.index]].target
-        quiet, self._quiet_target = self._quiet_target, None
-        if target is not None and target != quiet:
+        target = self.index.graph_rows[event.row].target
+        if target is not None:
             self.post_message(self.Highlighted(target))
 
     @on(RowList.Selected, "#graph-list")
     def _selected(self, event: RowList.Selected) -> None:
         event.stop()
-        target = self.index.graph_rows[self._shown[event.index]].target
+        target = self.index.graph_rows[event.row].target
         if target is not None:
             self.post_message(self.Selected(target))

@@ -51,24 +51,33 @@ class RowList(ScrollView, can_focus=True):
     ]
 
     class Highlighted(Message):
-        """The highlight moved to position `index` of the shown rows."""
+        """The highlight moved to position `index` of the shown rows (row id `row`)."""
 
-        def __init__(self, row_list: RowList, index: int) -> None:
+        def __init__(self, row_list: RowList, index: int, row: int) -> None:
             super().__init__()
             self.row_list = row_list
             self.index = index
+            self.row = row
+
+        @property
+        def stale(self) -> bool:
+            """True when the highlight has moved on (or the rows changed) since: a later
+            message, or a quiet move, says where it is now."""
+            rl = self.row_list
+            return rl.highlighted != self.index or rl.rows[self.index] != self.row
 
         @property
         def control(self) -> RowList:
             return self.row_list
 
     class Selected(Message):
-        """Enter (or a click) on position `index` of the shown rows."""
+        """Enter (or a click) on position `index` of the shown rows (row id `row`)."""
 
-        def __init__(self, row_list: RowList, index: int) -> None:
+        def __init__(self, row_list: RowList, index: int, row: int) -> None:
             super().__init__()
             self.row_list = row_list
             self.index = index
+            self.row = row
 
         @property
         def control(self) -> RowList:
@@ -112,6 +121,16 @@ class RowList(ScrollView, can_focus=True):
 
     @highlighted.setter
     def highlighted(self, index: int | None) -> None:
+        self.highlight(index)
+
+    def highlight(self, index: int | None, *, announce: bool = True) -> None:
+        """Move the highlight to position `index` (clamped to the rows).
+
+        Args:
+            index: the position, or None for no highlight.
+            announce: post `Highlighted` when the highlight moves. Moves made to follow
+                the rest of the app pass False, so nothing echoes back.
+        """
         if index is not None:
             if not self._rows:
                 index = None
@@ -122,7 +141,8 @@ class RowList(ScrollView, can_focus=True):
         self._highlighted = index
         if index is not None:
             self._reveal(index)
-            self.post_message(self.Highlighted(self, index))
+            if announce:
+                self.post_message(self.Highlighted(self, index, self._rows[index]))
         self.refresh()
 
     def _reveal(self, index: int) -> None:
@@ -158,7 +178,8 @@ class RowList(ScrollView, can_focus=True):
     def action_select(self) -> None:
         """Announce the highlighted row."""
         if self._highlighted is not None:
-            self.post_message(self.Selected(self, self._highlighted))
+            self.post_message(self.Selected(self, self._highlighted,
+                                            self._rows[self._highlighted]))
 
     def on_click(self, event: events.Click) -> None:
         offset = event.get_content_offset(self)
@@ -167,7 +188,7 @@ class RowList(ScrollView, can_focus=True):
         index = int(self.scroll_y) + offset.y
         if 0 <= index < len(self._rows):
             self.highlighted = index
-            self.post_message(self.Selected(self, index))
+            self.post_message(self.Selected(self, index, self._rows[index]))
 
     def on_resize(self, event: events.Resize) -> None:
         self.virtual_size = Size(self.scrollable_content_region.width or 1, len(self._rows))
