@@ -1,18 +1,20 @@
-# The README's commands. Everything installs into .venv from this project's own files.
+# The README's commands. Everything installs into .venv from this project's own files,
+# TensorFlow included (the `tf` extra; `dev` holds it too). `make smoke-notf` checks a
+# plain install without TensorFlow in build/venv-notf.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 SAMPLE := samples/digits_int8.tflite
 DEMO := build/demo
 
-.PHONY: demo test bench fuzz samples clean
+.PHONY: demo test smoke-notf bench fuzz samples clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q -e .
+	$(BIN)/python -m pip install -q -e '.[tf]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -54,6 +56,9 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
+
+smoke-notf:
+	PYTHON=$(PYTHON) .ci/smoke_without_tf.sh build/venv-notf
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
