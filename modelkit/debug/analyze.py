@@ -80,10 +80,11 @@ def _load_ir(content: bytes, workdir: Path, name: str) -> tuple[Model, Path]:
     return load_tflite(path), path
 
 
-def quantized_layers(model: Model) -> list[tuple[Node, Value]]:
-    """(op, output) for every quantized tensor an op other than QUANTIZE/DEQUANTIZE writes."""
+def quantized_layers(model: Model, graph: int = 0) -> list[tuple[Node, Value]]:
+    """(op, output) for every quantized tensor an op other than QUANTIZE/DEQUANTIZE
+    writes in one graph (the main one by default)."""
     out = []
-    for node in model.graphs[0].nodes:
+    for node in model.graphs[graph].nodes:
         if node.op in _QDQ:
             continue
         for v in node.outputs:
@@ -150,20 +151,54 @@ def _same_shape(a: Value, b: Value) -> bool:
         x is None or y is None or x == y for x, y in zip(a.shape, b.shape))
 
 
+def subgraph_layers(model: Model) -> dict[int, int]:
+    """Graph index -> number of quantized layers, for the graphs other than the main
+    one (IF/WHILE branches and bodies, other signatures)."""
+    counts = {gi: len(quantized_layers(model, gi)) for gi in range(1, len(model.graphs))}
+    return {gi: n for gi, n in counts.items() if n}
+
+
 @dataclass
 class Analysis:
-    """What `analyze` measured."""
+    """What `analyze` measured.
+
+    Attributes:
+        other_graphs: graph index -> quantized layers there, left unmeasured.
+        notes: what was left out and why (layers of other subgraphs, tensors the
+            interpreter did not keep).
+    """
 
     layers: list[Layer]
     samples: int
     float_outputs: list[np.ndarray]
     quant_outputs: list[np.ndarray]
+    other_graphs: dict[int, int] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+
+class _Reader:
+    """Reads tensors of one runtime after a run; remembers those it holds no data for
+    (control-flow tensors, unallocated dynamic tensors) instead of failing."""
+
+    def __init__(self, rt) -> None:
+        self.rt = rt
+        self.missing: dict[int, str] = {}
+
+    def __call__(self, index: int) -> np.ndarray | None:
+        from modelkit.runtime.tflite import TensorUnavailableError
+
+        try:
+            return self.rt.tensor(index)
+        except TensorUnavailableError as e:
+            self.missing.setdefault(index, e.message)
+            return None
 
 
 def analyze(float_bytes: bytes, quant_bytes: bytes,
             samples: Callable[[], Iterable[Sequence[np.ndarray]]], *,
             debug_bytes: bytes | None = None, progress=None,
-            count: int = 0) -> Analysis:
+            count: int = 0, float_name: str | None = None,
+            quant_name: str | None = None) -> Analysis:
     """Measure every quantized layer of `quant_bytes` against `float_bytes`.
 
     Args:
@@ -175,6 +210,7 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
             NumericVerify outputs give the TF statistics, else the local error does.
         progress: a modelkit Progress for a per-sample bar.
         count: number of samples (for the bar).
+        float_name/quant_name: what errors call the two models (the user's files).
 
     Raises:
         UsageError: the models' inputs do not pair up.
@@ -194,9 +230,11 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         cut_path = workdir / "cut.tflite"
         save_tflite(cut_model, cut_path)
 
-        f_rt = open_runtime(workdir / "float.tflite", preserve_all_tensors=True)
-        q_rt = open_runtime(workdir / "quant.tflite", preserve_all_tensors=True)
-        c_rt = open_runtime(cut_path, preserve_all_tensors=True)
+        f_rt = open_runtime(workdir / "float.tflite", preserve_all_tensors=True,
+                            name=float_name)
+        q_rt = open_runtime(workdir / "quant.tflite", preserve_all_tensors=True,
+                            name=quant_name)
+        c_rt = open_runtime(cut_path, preserve_all_tensors=True, name=quant_name)
         # NOTE: TF's debugger runs the debug model in tf.lite.Interpreter with its
         # default delegate (XNNPACK takes the float reference ops); the same here gives
         # the same float references, hence the same statistics.
@@ -205,7 +243,8 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
             from modelkit.runtime.tfenv import quiet_native_stderr
 
             with quiet_native_stderr():  # the delegate announces itself on stderr
-                d_rt = open_runtime(debug_bytes, preserve_all_tensors=True, delegates=True)
+                d_rt = open_runtime(debug_bytes, preserve_all_tensors=True, delegates=True,
+                                    name=quant_name)
         if len(f_rt.inputs) != len(q_rt.inputs):
             raise UsageError(f"the float model has {len(f_rt.inputs)} inputs, the quantized "
                              f"model {len(q_rt.inputs)}: not the same model")
@@ -240,6 +279,7 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
 
         float_outs: list[np.ndarray] = []
         quant_outs: list[np.ndarray] = []
+        read_f, read_q, read_c = _Reader(f_rt), _Reader(q_rt), _Reader(c_rt)
         n = 0
         with contextlib.ExitStack() as stack:
             step = stack.enter_context(progress.counter("measuring layers", count)) \
@@ -250,45 +290,57 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
                 q_out = q_rt.run([feeds[i] for i in q_order])
                 float_outs.append(np.asarray(next(iter(f_out.values()))))
                 quant_outs.append(np.asarray(next(iter(q_out.values()))))
-                fvals: dict[str, np.ndarray] = {}
+                fvals: dict[str, np.ndarray | None] = {}
 
-                def float_value(fv: Value) -> np.ndarray:
-                    got = fvals.get(fv.name)
-                    if got is None:
-                        got = fvals[fv.name] = _real(f_rt.tensor(int(fv.index)), fv)
-                    return got
+                def float_value(fv: Value) -> np.ndarray | None:
+                    if fv.name not in fvals:
+                        raw = read_f(int(fv.index))  # type: ignore[arg-type]
+                        fvals[fv.name] = None if raw is None else _real(raw, fv)
+                    return fvals[fv.name]
 
                 # Accumulated error.
                 for layer in layers:
                     m = matches.get(layer.tensor_idx)
                     if m is None:
                         continue
-                    qv = q_values[layer.tensor_idx]
-                    accs[layer.tensor_idx].add_accumulated(
-                        float_value(m[0]), _real(q_rt.tensor(layer.tensor_idx), qv))
+                    fv, qraw = float_value(m[0]), read_q(layer.tensor_idx)
+                    if fv is not None and qraw is not None:
+                        accs[layer.tensor_idx].add_accumulated(
+                            fv, _real(qraw, q_values[layer.tensor_idx]))
                 # Local error: every op fed the float model's inputs.
-                cut_feeds = []
+                cut_feeds, unfed = [], set()
                 for ci in cut_inputs:
                     spec = c_specs[ci.name]
                     m = matches.get(ci.source_index)
-                    if m is not None:
-                        value = float_value(m[0])
+                    value = float_value(m[0]) if m is not None else None
+                    if value is not None:
                         cut_feeds.append(spec.from_real(value.astype(np.float32))
                                          if spec.is_quantized else value.astype(spec.dtype))
-                    else:
-                        cut_feeds.append(q_rt.tensor(ci.source_index))
+                        continue
+                    raw = read_q(ci.source_index)
+                    if raw is None:
+                        # NOTE: zeros keep the cut model running; the ops fed them get
+                        # no local error for this sample.
+                        unfed.add(ci.source_index)
+                        raw = np.zeros([1 if d is None else d for d in spec.shape],
+                                       spec.dtype)
+                    cut_feeds.append(raw)
                 c_rt.run(cut_feeds, quantize=False, dequantize=False)
                 for layer in layers:
                     m = matches.get(layer.tensor_idx)
-                    if m is None or not local_ok[layer.tensor_idx]:
+                    if m is None or not local_ok[layer.tensor_idx] or any(
+                            ci.source_index in unfed for ci in cut_by_node.get(layer.node, [])):
                         continue
-                    qv = q_values[layer.tensor_idx]
+                    fv = float_value(m[0])
                     # NOTE: the writer keeps every original tensor at its index; the
                     # cut inputs are appended after them.
-                    local = _real(c_rt.tensor(layer.tensor_idx), qv)
-                    accs[layer.tensor_idx].add_local(float_value(m[0]), local)
+                    raw = read_c(layer.tensor_idx)
+                    if fv is None or raw is None:
+                        continue
+                    local = _real(raw, q_values[layer.tensor_idx])
+                    accs[layer.tensor_idx].add_local(fv, local)
                     if d_rt is None:
-                        accs[layer.tensor_idx].add_diffs(local - float_value(m[0]))
+                        accs[layer.tensor_idx].add_diffs(local - fv)
                 # TF's statistics from the debug model.
                 if d_rt is not None:
                     d_rt.run(feeds)
@@ -305,7 +357,30 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         for rt in (f_rt, q_rt, c_rt, d_rt):
             if rt is not None:
                 rt.close()
-        return Analysis(layers, n, float_outs, quant_outs)
+        others = subgraph_layers(qmodel)
+        notes = _skipped_notes(qmodel, others, read_f, read_q, read_c)
+        return Analysis(layers, n, float_outs, quant_outs, others, notes)
+
+
+def _skipped_notes(qmodel: Model, others: dict[int, int], *readers: _Reader) -> list[str]:
+    """What the measurement left out: layers of other subgraphs, unreadable tensors."""
+    notes = []
+    if others:
+        where = ", ".join(f"graph {gi} '{qmodel.graphs[gi].name}' ({k})"
+                          for gi, k in others.items())
+        notes.append(f"{sum(others.values())} quantized layer(s) in subgraphs other than "
+                     f"the main one are not measured: {where}; the interpreter keeps no "
+                     "per-run values of IF branches and WHILE bodies")
+    missing: dict[int, str] = {}
+    for reader in readers:
+        for index, why in reader.missing.items():
+            missing.setdefault(index, why)
+    if missing:
+        names = [why.split(" holds no data")[0] for why in missing.values()]
+        notes.append(f"{len(missing)} tensor(s) of the main graph held no data after a run "
+                     f"(dynamic or unallocated), their layers measured without them: "
+                     f"{', '.join(names[:5])}")
+    return notes
 
 
 def rank_layers(layers: list[Layer]) -> None:

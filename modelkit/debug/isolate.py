@@ -35,12 +35,17 @@ def isolate_ops(model: Model) -> list[CutInput]:
     inputs stay as they are.
     """
     graph = model.graphs[0]
+    graph_inputs = {id(v) for v in graph.inputs}
     fresh: list[CutInput] = []
     inputs: list[Value] = []
     outputs: list[Value] = []
     for node in graph.nodes:
         for pos, v in enumerate(node.inputs):
             if v is None or v.is_const or v.is_variable or v.index is None:
+                continue
+            if v.producer is None and id(v) not in graph_inputs:
+                # NOTE: neither an input nor an op's output: a constant stored without
+                # data (an empty shape tensor) carries no value to feed.
                 continue
             if v.dtype is not None and v.dtype.value in _NOT_FED:
                 continue

@@ -133,10 +133,11 @@ def _accuracy(outputs: list[np.ndarray], labels: np.ndarray) -> float:
 
 
 def _is_float_tflite(path: Path) -> bool:
-    from modelkit.debug.analyze import quantized_layers
+    from modelkit.debug.analyze import quantized_layers, subgraph_layers
     from modelkit.formats.tflite import load as load_tflite
 
-    return not quantized_layers(load_tflite(path))
+    model = load_tflite(path)
+    return not quantized_layers(model) and not subgraph_layers(model)
 
 
 def _float_tflite(opts: DebugOptions, src: Path, fmt: str, workdir: Path,
@@ -243,7 +244,7 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
     with tempfile.TemporaryDirectory(prefix="modelkit-debug-") as work:
         workdir = Path(work)
         float_bytes = _float_tflite(opts, opts.src, src_fmt, workdir, progress)
-        with open_runtime(float_bytes) as rt:
+        with open_runtime(float_bytes, name=str(opts.src)) as rt:
             specs = _specs(rt)
         arrays = load_data(opts.data, specs, limit=opts.samples)  # type: ignore[arg-type]
         count = int(arrays[0].shape[0])
@@ -269,15 +270,16 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
                                                                specs, progress, notes)
             quantized_path = str(opts.save) if opts.save is not None else None
             if labels is not None and baseline is not None:
-                with open_runtime(baseline) as rt:
+                with open_runtime(baseline, name=f"{opts.src} (quantized)") as rt:
                     outs = [next(iter(rt.run(s).values())) for s in samples()]
                 accuracy["quantized_without_denylist"] = _accuracy(outs, labels)
 
         progress.stage(f"measuring every quantized layer on {count} samples")
         try:
-            result: Analysis = analyze(float_bytes, quant_bytes, samples,
-                                       debug_bytes=debug_bytes, progress=progress,
-                                       count=count)
+            result: Analysis = analyze(
+                float_bytes, quant_bytes, samples, debug_bytes=debug_bytes,
+                progress=progress, count=count, float_name=str(opts.src),
+                quant_name=str(opts.quant) if opts.quant else f"{opts.src} (quantized)")
         except UsageError as e:
             # NOTE: the runtime names the temporary copies it ran; the user's files
             # are the data and the pair.
@@ -292,7 +294,8 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             with atomic_output(opts.save, force=opts.force, sources=(opts.src,)) as tmp:
                 tmp.write_bytes(quant_bytes)
 
-    if not result.layers:
+    notes.extend(result.notes)
+    if not result.layers and not result.other_graphs:
         notes.append("the quantized model has no integer activations (dynamic range or "
                      "float16 weights only): there is no per-layer quantization to measure")
     unmatched = [layer.tensor_name for layer in result.layers if not layer.float_tensor]

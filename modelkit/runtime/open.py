@@ -15,7 +15,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
                  signature: str | None = None, preserve_all_tensors: bool = False,
                  allow_unsafe_ops: bool = False, inputs: list[str] | None = None,
                  outputs: list[str] | None = None, shapes: list[tuple] | None = None,
-                 debug: bool = False) -> Backend:
+                 debug: bool = False, name: str | None = None) -> Backend:
     """Open a model for running.
 
     Args:
@@ -31,6 +31,8 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
         inputs/outputs: GraphDef/checkpoint: tensor names when detection is not wanted.
         shapes: GraphDef/checkpoint: one shape per input instead of the placeholders'.
         debug: show TensorFlow's own logs.
+        name: TFLite: what errors call the model (the user's file when running a copy
+            or bytes; default: the path, "<memory>" for bytes).
 
     Raises:
         ModelReadError: the model cannot be read (exit 3).
@@ -45,7 +47,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
         from modelkit.runtime.tflite import TFLiteBackend
 
         return TFLiteBackend(model_or_path, delegates=delegates, signature=signature,
-                             preserve_all_tensors=preserve_all_tensors)
+                             preserve_all_tensors=preserve_all_tensors, name=name)
     if isinstance(model_or_path, (str, os.PathLike)):
         path = Path(model_or_path)
         fmt = registry.detect_format(path, fmt)
@@ -62,7 +64,7 @@ def open_runtime(model_or_path, *, fmt: str | None = None, delegates: bool = Fal
         from modelkit.runtime.tflite import TFLiteBackend
 
         return TFLiteBackend(path, delegates=delegates, signature=signature,
-                             preserve_all_tensors=preserve_all_tensors)
+                             preserve_all_tensors=preserve_all_tensors, name=name)
     if fmt in ("graphdef", "checkpoint"):
         from modelkit.runtime.tf_graph import open_graph
 
