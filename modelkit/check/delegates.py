@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from modelkit.check.custom_ops import XNNPACK_CUSTOM_OPS
 from modelkit.check.rules import Hit, rule
-from modelkit.ir import DType, Node
+from modelkit.ir import DType, Node, Value
 from modelkit.quant.tflite_ops import WEIGHT_OPS, quantized, weight_io
 
 XNNPACK_OPS = frozenset({
@@ -51,11 +52,51 @@ _XNN_TYPES = frozenset({DType.FLOAT32, DType.INT8, DType.UINT8, DType.FLOAT16, D
 _GPU_TYPES = frozenset({DType.FLOAT32, DType.FLOAT16})
 
 
+def _unpacks_static(node: Node) -> bool:
+    """A DEQUANTIZE or DENSIFY of a constant: XNNPACK unpacks it once when it prepares
+    (a quasi-static tensor) instead of running it (xnnpack_delegate.cc :
+    Delegate::PrepareOpsToDelegate, static_unpack_nodes_)."""
+    if node.op not in ("DEQUANTIZE", "DENSIFY") or len(node.inputs) != 1 or \
+            len(node.outputs) != 1 or node.inputs[0] is None or not node.inputs[0].is_const:
+        return False
+    if node.op == "DENSIFY":
+        x, y = node.inputs[0], node.outputs[0]
+        return x.dtype in (DType.FLOAT32, DType.FLOAT16, DType.INT8) and x.dtype == y.dtype
+    return True
+
+
+def _static(v: Value | None) -> bool:
+    """A constant, or a quasi-static tensor (the output of an unpacked constant)."""
+    if v is None:
+        return False
+    return v.is_const or (v.producer is not None and _unpacks_static(v.producer))
+
+
+def xnnpack_takes_custom(node: Node) -> bool:
+    """True when XNNPACK has a handler for this custom node and its checks pass:
+    float32 tensors (each handler's CheckTensorFloat32Type), and for the
+    deconvolution a constant filter and bias (CheckTensorStaticAllocation)."""
+    if not node.custom or node.op not in XNNPACK_CUSTOM_OPS:
+        return False
+    if node.op == "Convolution2DTransposeBias":
+        tensors = list(node.inputs[:3]) + list(node.outputs[:1])
+        if len(node.inputs) != 3 or not all(_static(v) for v in node.inputs[1:3]):
+            return False
+    elif node.op == "MaxPoolingWithArgmax2D":
+        tensors = list(node.inputs[:1]) + list(node.outputs[:1])
+    else:
+        tensors = list(node.inputs[:1]) + list(node.outputs[:1])
+    return bool(tensors) and all(v is not None and v.dtype == DType.FLOAT32 for v in tensors)
+
+
 @rule("xnnpack-op", targets=("xnnpack",), ops=("*",), severity="warning",
       summary="An op XNNPACK has no handler for: the node runs on the builtin kernel.",
-      source="xnnpack_delegate.cc : Subgraph::VisitNode (builtin switch)")
+      source="xnnpack_delegate.cc : Subgraph::VisitNode (builtin switch; custom: "
+             "Convolution2DTransposeBias, MaxPoolingWithArgmax2D, MaxUnpooling2D); "
+             "Delegate::PrepareOpsToDelegate (DENSIFY of a constant is unpacked)")
 def _xnn_op(ctx, node: Node) -> Iterator[Hit]:
-    if node.op in XNNPACK_OPS and not node.custom:
+    if (node.op in XNNPACK_OPS and not node.custom) or xnnpack_takes_custom(node) or \
+            _unpacks_static(node):
         return
     yield Hit(f"{node.op}: XNNPACK has no handler; it runs on the CPU builtin kernel "
               "(the graph is split around it)", [v.name for v in node.outputs], {})

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from modelkit.check.findings import Finding, Report
 from modelkit.check.rules import TARGETS, Hit, Rule, rules_for
@@ -15,12 +15,14 @@ _TF_FORMATS = frozenset({"graphdef", "savedmodel", "checkpoint"})
 
 @dataclass
 class Ctx:
-    """What a predicate may look at besides the node: the model, its graph, the target."""
+    """What a predicate may look at besides the node: the model, its graph, the target,
+    and `shared`, one dict per check run for model-wide facts a rule computes once."""
 
     model: Model
     graph: Graph
     gi: int
     target: str
+    shared: dict = field(default_factory=dict)
 
     def refusal(self, node: Node, text: str) -> str:
         """The runtime's failure text for `node`: the check's own line, then the node line.
@@ -71,8 +73,9 @@ def check_model(model: Model, target: str = "tflite") -> Report:
             by_op.setdefault(op, []).append(r)
     any_op = by_op.get("*", [])
     report = Report(target=target, path=model.path)
+    shared: dict = {}
     for gi, graph in enumerate(model.graphs):
-        ctx = Ctx(model, graph, gi, target)
+        ctx = Ctx(model, graph, gi, target, shared)
         for ni, node in enumerate(graph.nodes):
             types = None
             for r in by_op.get(node.op, []) + any_op:

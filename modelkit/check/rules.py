@@ -2,7 +2,8 @@
 
 A rule is data (id, targets, ops, severity, one-line summary, the runtime source
 that enforces it, the fix) plus a predicate. Predicates live in one module per
-target family (`tflite_kernels`, `micro`, `delegates`, `edgetpu`, `tfgraph`)
+target family (`tflite_kernels`, `micro`, `delegates`, `edgetpu`, `tfgraph`,
+`variables`)
 and register themselves with `@rule(...)`; the engine knows nothing
 rule-specific.
 """
@@ -113,4 +114,4 @@ def _load_rule_modules() -> None:
     # The kernel rules load first: RULES keeps registration order, which is the order of
     # reports and of the README rules table.
     from modelkit.check import tflite_kernels  # noqa: F401
-    from modelkit.check import delegates, edgetpu, micro, tfgraph  # noqa: F401
+    from modelkit.check import delegates, edgetpu, micro, tfgraph, variables  # noqa: F401

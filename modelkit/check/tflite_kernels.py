@@ -9,15 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from modelkit.check.custom_ops import STOCK_CUSTOM_OPS
 from modelkit.check.rules import Hit, rule
 from modelkit.ir import DType, Node, Value
 from modelkit.quant.tflite_ops import (FIXED_OUTPUT_PARAMS, QUANT_TYPES, WEIGHT_OPS, WEIGHT_TYPES,
                                       quantized, weight_io)
 
 ALL = ("tflite", "micro", "edgetpu", "gpu", "xnnpack")
-# Custom ops the stock BuiltinOpResolver registers (LiteRT tflite/core/kernels/register.cc).
-STOCK_CUSTOM_OPS = frozenset({"NumericVerify", "Mfcc", "AudioSpectrogram",
-                              "TFLite_Detection_PostProcess", "aeq.hadamard_rotation"})
 # The bias tolerance of GetQuantizedConvolutionMultipler (relative to the output scale).
 BIAS_TOLERANCE = 0.02
 
@@ -448,22 +446,52 @@ def _activation_range(ctx, node: Node) -> Iterator[Hit]:
                           "(convert --denylist-nodes)")
 
 
+def _unresolved_text(ctx, node: Node) -> str:
+    return ctx.refusal(node, f"Encountered unresolved custom op: {node.op}.\nSee "
+                             "instructions: https://www.tensorflow.org/lite/guide/ops_custom ")
+
+
 @rule("unresolved-custom-op", targets=("tflite", "xnnpack", "gpu"), ops=("*",),
       summary="A custom op the stock runtime does not register (Select TF ops need the Flex "
               "delegate): the interpreter fails to prepare it.",
       source="interpreter_builder.cc / subgraph.cc : unresolved custom op; "
              "core/kernels/register.cc : BuiltinOpResolver (custom ops it adds)")
 def _custom(ctx, node: Node) -> Iterator[Hit]:
+    from modelkit.check.delegates import xnnpack_takes_custom
+
     if not (node.custom or node.op.startswith("BuiltinOperator ")) or \
             node.op in STOCK_CUSTOM_OPS:
         return
-    text = (f"Encountered unresolved custom op: {node.op}.\nSee instructions: "
-            "https://www.tensorflow.org/lite/guide/ops_custom ")
+    if ctx.target in ("tflite", "xnnpack") and xnnpack_takes_custom(node):
+        return  # XNNPACK runs it; the tflite target tells so (default-delegate-custom-op)
     flex = node.op.startswith("Flex")
     expl = ("a Select TF op: link the Flex delegate (tensorflow/lite/delegates/flex) into "
             "the app, or convert without SELECT_TF_OPS" if flex else
             "register a kernel for it with the op resolver (see the TFLite custom ops guide)")
-    yield Hit(ctx.refusal(node, text), [v.name for v in node.outputs], {}, explanation=expl)
+    yield Hit(_unresolved_text(ctx, node), [v.name for v in node.outputs], {},
+              explanation=expl)
+
+
+@rule("default-delegate-custom-op", targets=("tflite",), ops=("*",), severity="warning",
+      summary="A MediaPipe custom op (Convolution2DTransposeBias, MaxPoolingWithArgmax2D, "
+              "MaxUnpooling2D) that only the default XNNPACK delegate implements: the "
+              "model runs under the default delegates, and the builtin resolver without "
+              "them refuses it.",
+      source="xnnpack_delegate.cc : Subgraph::VisitNode (case kTfLiteBuiltinCustom); "
+             "core/kernels/register.cc : BuiltinOpResolver (no kernel for it)",
+      fix="run it with the default delegates (`modelkit run --delegates`), or register "
+          "MediaPipe's kernel with the op resolver")
+def _delegate_only_custom(ctx, node: Node) -> Iterator[Hit]:
+    from modelkit.check.delegates import xnnpack_takes_custom
+
+    if not xnnpack_takes_custom(node):
+        return
+    yield Hit(_unresolved_text(ctx, node), [v.name for v in node.outputs], {},
+              explanation=f"{node.op} has no builtin kernel; the default XNNPACK delegate "
+                          "implements it, so tf.lite.Interpreter(model) and apps with the "
+                          "default delegates run the model, while the builtin resolver "
+                          "without default delegates (BUILTIN_WITHOUT_DEFAULT_DELEGATES, "
+                          "`modelkit run` without --delegates) refuses it")
 
 
 @rule("log-softmax-output-params", dtypes=("int8", "uint8"),
