@@ -76,3 +76,22 @@ def test_models_that_do_not_pair_are_a_clear_error():
     assert res.exit_code == 2
     assert res.stderr == ("modelkit: error: input 'input' of A has shape [?,8,8,1] but input "
                           "'gate_x:0' of B has [1,4]; they cannot be paired\n")
+
+
+def test_a_zero_reference_gives_polygraphys_epsilon_not_a_sentinel():
+    """B (int8) has exact zeros where A (float) does not: the max relative error is
+    |A - B| / 2.22e-16 there, computed by hand from the interpreter's outputs."""
+    a = by_hand(SAMPLES / "digits_float.tflite", X[:50])
+    b = by_hand(SAMPLES / "digits_int8.tflite", X[:50])
+    ref = np.abs(b)
+    rel = np.abs(a - b) / np.where(ref == 0, np.finfo(np.float64).eps, ref)
+    assert ref.reshape(-1)[rel.argmax()] == 0     # the case this test is about
+    res = cli("compare", SAMPLES / "digits_float.tflite", SAMPLES / "digits_int8.tflite",
+              "--data", DATA, "--limit", "50", "--json")
+    (o,) = json.loads(res.stdout)["outputs"]
+    assert o["max_rel_error"] == pytest.approx(rel.max(), rel=1e-5)
+    assert o["max_rel_error_at_zero"] is True
+    text = cli("compare", SAMPLES / "digits_float.tflite", SAMPLES / "digits_int8.tflite",
+               "--data", DATA, "--limit", "50").stdout
+    assert f"max rel error {rel.max():.6g} (B is 0 there: |A - B| / 2.22e-16)" in text
+    assert "1.79769e+308" not in text

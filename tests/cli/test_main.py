@@ -20,6 +20,18 @@ main()
 """
 
 
+def probe(*args) -> tuple[int, list[str], bool]:
+    """Run the CLI's entry point on `args`: (exit code, stderr lines without the
+    probe's, whether tensorflow was imported)."""
+    import os
+
+    res = subprocess.run([sys.executable, "-c", _PROBE, *map(str, args)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"})
+    lines = res.stderr.strip().splitlines()
+    return res.returncode, lines[:-1], lines[-1].split()[-1] == "True"
+
+
 def test_a_command_imports_only_its_own_module():
     res = subprocess.run([sys.executable, "-c", _PROBE, "--debug", "summarize", "--json",
                           str(SAMPLES / "digits_float.tflite")], capture_output=True, text=True)

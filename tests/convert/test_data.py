@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from modelkit.convert.data import InputSpec, load_data, random_inputs
+from modelkit.convert.data import (InputSpec, cast_values, check_data, find_nonfinite, load_data,
+                                   random_inputs, read_data)
 from modelkit.errors import UsageError
 from modelkit.ir import DType, QuantParams
 from modelkit.quant.io_report import TensorIO, from_real, tensor_io, to_real
@@ -91,3 +92,96 @@ def test_tensor_io_from_interpreter_details():
     # The sample was converted with mean 0, std 255.
     mean, std = io.quant.mean_std()
     assert (float(mean[0]), float(std[0])) == pytest.approx((0.0, 255.0))
+
+
+# -- vetting: NaN/Inf and lossy casts, counted by hand -----------------------------------
+
+def test_nonfinite_counts_and_first_position():
+    x = np.zeros((4, 2, 3), np.float32)
+    x[2, 1, 0] = np.nan
+    x[1, 0, 2] = -np.inf
+    x[3, 1, 1] = np.inf
+    x[3, 0, 0] = np.nan
+    found = find_nonfinite(x)
+    assert (found.nan, found.posinf, found.neginf, found.count) == (2, 1, 1, 4)
+    assert found.first == (1, 0, 2)     # row-major order: sample 1 comes first
+    assert found.describe() == ("4 non-finite values (2 NaN, 1 +Inf, 1 -Inf) of 24, "
+                                "the first at [1, 0, 2] (sample 1)")
+    assert find_nonfinite(np.ones((2, 2))) is None
+    assert find_nonfinite(np.arange(4)) is None
+
+
+def test_cast_to_integers_counts_fractions_range_and_nan():
+    x = np.array([3.7, -2.5, 127.0, 128.0, -129.5, np.nan, 5.0])
+    out, loss = cast_values(x, np.dtype(np.int8))
+    assert out.dtype == np.int8 and out[0] == 3 and out[1] == -2
+    # 3.7 and -2.5 are fractions; 128 and -129.5 are outside [-128, 127]; NaN.
+    assert loss.changed == 5
+    assert dict((why.split(",")[0], n) for n, why in loss.reasons) == {
+        "not whole numbers": 2, "outside int8's range [-128": 2,
+        "NaN or Inf": 1}
+    _, none = cast_values(np.array([1.0, -128.0, 127.0]), np.dtype(np.int8))
+    assert none is None
+    _, wide = cast_values(np.array([300, -5, 7]), np.dtype(np.uint8))
+    assert wide.changed == 2
+
+
+def test_cast_to_narrower_floats_counts_overflow_and_underflow_not_rounding():
+    # float16 holds up to 65504; 1e-9 is below its smallest subnormal (6e-8).
+    x = np.array([1.0, 0.1, 65504.0, 70000.0, -1e6, 1e-9, 0.0])
+    out, loss = cast_values(x, np.dtype(np.float16))
+    assert out.dtype == np.float16
+    assert (loss.changed, loss.overflow) == (3, 2)
+    assert "2 beyond float16's largest value 65504, now Inf; 1 too small for float16, now 0" \
+        in loss.describe()
+    _, none = cast_values(np.array([0.1, 1 / 3]), np.dtype(np.float32))
+    assert none is None
+
+
+def test_cast_of_integers_a_float_cannot_hold():
+    _, loss = cast_values(np.array([2 ** 24, 2 ** 24 + 1, -3], np.int64),
+                          np.dtype(np.float32))
+    assert loss.changed == 1
+    _, flags = cast_values(np.array([0, 1, 2]), np.dtype(bool))
+    assert flags.changed == 1
+
+
+def test_read_data_refuses_or_reports_nan(tmp_path):
+    x = np.ones((3, 4, 6, 3), np.float32)
+    x[2, 0, 5, 1] = np.nan
+    np.save(tmp_path / "d.npy", x)
+    with pytest.raises(UsageError, match=r"array 'd' holds 1 non-finite value \(1 NaN\) of "
+                       r"216, the first at \[2, 0, 5, 1\] \(sample 2\)"):
+        load_data(tmp_path / "d.npy", [IMG])
+    said = []
+    data = read_data(tmp_path / "d.npy", [IMG], allow_nonfinite=True, warn=said.append)
+    assert len(said) == 1 and "running anyway" in said[0]
+    assert data.total == 3 and data.inputs[0].to_dict()["nonfinite_values"] == 1
+    # --limit 2 leaves the NaN out: nothing to say.
+    said.clear()
+    assert read_data(tmp_path / "d.npy", [IMG], limit=2, warn=said.append).total == 3
+    assert said == []
+
+
+def test_read_data_refuses_values_the_cast_makes_infinite(tmp_path):
+    x = np.ones((2, 4, 6, 3))
+    x[1, 0, 0, 0] = 1e39
+    np.save(tmp_path / "d.npy", x)
+    with pytest.raises(UsageError, match="1 beyond float32's largest value"):
+        load_data(tmp_path / "d.npy", [IMG])
+
+
+def test_check_data_reads_without_a_model(tmp_path):
+    x = np.zeros((5, 2), np.float32)
+    np.savez(tmp_path / "ok.npz", x=x, y=np.arange(5))
+    assert check_data(tmp_path / "ok.npz") == 5
+    np.savez(tmp_path / "uneven.npz", x=x, names=np.arange(3))
+    assert check_data(tmp_path / "uneven.npz") is None
+    x[4, 1] = np.inf
+    np.savez(tmp_path / "inf.npz", x=x, y=np.arange(5))
+    with pytest.raises(UsageError, match=r"array 'x' holds 1 non-finite value \(1 \+Inf\)"):
+        check_data(tmp_path / "inf.npz")
+    (tmp_path / "empty.npy").write_bytes(b"")
+    with pytest.raises(UsageError, match=r"the data file is empty \(0 bytes\)"):
+        check_data(tmp_path / "empty.npy")
+    assert check_data(None) is None
