@@ -85,7 +85,7 @@ def reporting_errors() -> Iterator[None]:
 
 # Every command, in the order `modelkit --help` lists them; modelkit/cli/<name>.py
 # adds its command to `app` when imported.
-COMMANDS = ("summarize", "convert", "transform", "check", "fix", "run", "compare", "debug",
+COMMANDS = ("summarize", "convert", "transform", "check", "fix", "run", "compare", "diff", "debug",
             "browse")
 
 
