@@ -14,7 +14,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_summarize", "bench_graphdef", "bench_convert", "bench_tui", "bench_check", "bench_debug",
-           "bench_transform", "bench_run"]
+           "bench_transform", "bench_run", "bench_diff"]
 
 
 def main() -> int:
