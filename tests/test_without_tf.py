@@ -102,7 +102,7 @@ def test_folding_an_op_numpy_does_not_evaluate_needs_tensorflow(tmp_path):
     c = cos_graph(src)
     res = without_tf("transform", src, tmp_path / "folded.pb", "--transforms",
                      "fold_constants", "--inputs", "x", "--outputs", "out")
-    assert_needs_tf(res, "folding Cos 'cos'")
+    assert_needs_tf(res, f"{src}: folding Cos 'cos'")
     assert not (tmp_path / "folded.pb").exists()
     # With ignore_errors=true the pass is skipped, as TF's TransformGraph skips a
     # failing one, and the note says why.

@@ -125,10 +125,12 @@ def _load_source(src: Path, source_format: str | None, signature: str,
     if fmt == "checkpoint":
         from modelkit.analysis.tf_summary import inference_io
         from modelkit.formats.checkpoint import freeze
+        from modelkit.runtime.tfenv import import_tf
 
         if not outputs:
             outputs = [n.name for n in inference_io(load(src, fmt).main)[1]]
-        gd = _tfproto.parse_graphdef(freeze(src, outputs), str(src))
+        tf = import_tf(needed_for="freezing a checkpoint", path=src)
+        gd = _tfproto.parse_graphdef(freeze(tf, src, outputs), str(src))
         model = _tfproto.model_from_graphdef(gd, "graphdef", str(src))
         return model, None, outputs
     if fmt in ("savedmodel", "keras_h5", "keras_zip", "keras"):

@@ -83,7 +83,7 @@ def frozen_graph(tf, opts: ConvertOptions, source: str, gio: GraphIO, progress: 
         return read_graph_def(tf, opts.src)
     progress.stage("freezing the checkpoint")
     graph_def = tf.compat.v1.GraphDef()
-    graph_def.ParseFromString(freeze(opts.src, [node_name(o) for o in gio.outputs]))
+    graph_def.ParseFromString(freeze(tf, opts.src, [node_name(o) for o in gio.outputs]))
     return graph_def
 
 

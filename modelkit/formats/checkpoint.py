@@ -6,8 +6,8 @@ graph comes from the `.meta` MetaGraphDef; the variables from the bundle
 (names, dtypes and shapes without reading values; values on demand). A TF2
 object-based checkpoint (no `.meta`) loads as a graph of variables only.
 
-`freeze()` (TensorFlow needed, imported inside) turns a checkpoint with a
-`.meta` into a frozen GraphDef.
+`freeze()` turns a checkpoint with a `.meta` into a frozen GraphDef with the
+TensorFlow module its caller imported.
 """
 
 from __future__ import annotations
@@ -199,13 +199,16 @@ def load(path: str | os.PathLike, **options) -> Model:
     return Model("checkpoint", str(where), graphs, metadata=metadata, meta=meta)
 
 
-def freeze(path: str | os.PathLike, outputs: list[str]) -> bytes:
+def freeze(tf, path: str | os.PathLike, outputs: list[str]) -> bytes:
     """Freeze a checkpoint with a `.meta` graph into a serialized GraphDef.
 
     Variables become constants; only what the outputs need is kept (so save,
-    restore, optimizer and training nodes go). TensorFlow is imported here.
+    restore, optimizer and training nodes go). TensorFlow does the freezing: the
+    caller imports it (`modelkit.runtime.tfenv.import_tf`), as a format adapter
+    imports no runtime.
 
     Args:
+        tf: the imported tensorflow module.
         path: checkpoint prefix, `.index`, `.meta`, state file or folder.
         outputs: output node (or tensor) names, e.g. the inference outputs
             `modelkit.analysis.tf_summary.inference_io` finds.
@@ -232,9 +235,6 @@ def freeze(path: str | os.PathLike, outputs: list[str]) -> bytes:
     if missing:
         raise UsageError(f"output node(s) not in the graph: {', '.join(missing)}", str(p))
 
-    from modelkit.runtime.tfenv import import_tf
-
-    tf = import_tf(needed_for="freezing a checkpoint", path=p)  # NOTE: heavy (about 4 s)
     v1 = tf.compat.v1
     graph = tf.Graph()
     with graph.as_default():

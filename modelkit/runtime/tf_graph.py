@@ -119,7 +119,7 @@ def open_graph(path: Path, fmt: str, *, inputs: list[str] | None = None,
         from modelkit.formats.checkpoint import freeze
 
         graph_def = tf.compat.v1.GraphDef()
-        graph_def.ParseFromString(freeze(path, [node_name(o) for o in outs]))
+        graph_def.ParseFromString(freeze(tf, path, [node_name(o) for o in outs]))
     else:
         graph_def = read_graph_def(tf, path)
     backend = GraphBackend(tf, graph_def, ins, outs, dict(zip(ins, shapes or [])),

@@ -100,7 +100,7 @@ def test_freeze_outputs_equal_the_restored_checkpoint(tf):
 
     outputs = [n.name for n in inference_io(checkpoint.load(CKPT).main)[1]]
     assert outputs == ["probs"]
-    frozen = checkpoint.freeze(CKPT, outputs)
+    frozen = checkpoint.freeze(tf, CKPT, outputs)
     gd = tf.compat.v1.GraphDef.FromString(frozen)
     ops = {n.op for n in gd.node}
     assert "VariableV2" not in ops and "SaveV2" not in ops and "ApplyAdam" not in ops
@@ -178,14 +178,14 @@ def test_parameter_counts_agree_with_each_other_and_tf(tf):
     assert f"{facts['parameters']['count']:,}" in render_summary(facts)
 
 
-def test_freeze_needs_outputs():
+def test_freeze_needs_outputs(tf):
     with pytest.raises(modelkit.errors.UsageError, match="output node names"):
-        checkpoint.freeze(CKPT, [])
+        checkpoint.freeze(tf, CKPT, [])
 
 
-def test_freeze_rejects_unknown_output():
+def test_freeze_rejects_unknown_output(tf):
     with pytest.raises(modelkit.errors.UsageError):
-        checkpoint.freeze(CKPT, outputs=["no_such_node"])
+        checkpoint.freeze(tf, CKPT, outputs=["no_such_node"])
 
 
 # ----------------------------------------------------------------------------- bad input
