@@ -72,6 +72,12 @@ def reporting_errors() -> Iterator[None]:
     except ModelkitError as e:
         if _state["debug"]:
             raise
+        from modelkit import interrupts
+
+        if interrupts.received():
+            # NOTE: the error came of an interrupt that was swallowed on the way.
+            error("interrupted")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         error(str(e))
         raise typer.Exit(int(e.exit_code)) from None
     except KeyboardInterrupt:
@@ -86,7 +92,7 @@ def reporting_errors() -> Iterator[None]:
 # Every command, in the order `modelkit --help` lists them; modelkit/cli/<name>.py
 # adds its command to `app` when imported.
 COMMANDS = ("summarize", "convert", "transform", "check", "fix", "run", "compare", "diff", "debug",
-            "browse")
+            "extract", "reduce", "browse")
 
 
 def _register(only: str | None = None) -> None:
