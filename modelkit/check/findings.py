@@ -59,12 +59,15 @@ class Report:
         findings: sorted errors first, then warnings, then infos; by graph and node.
         facts: target facts, e.g. `arena_bytes` and `arena_head_bytes` for `micro`.
         path: the model's path, when known.
+        graph_names: the name of each graph of the model, when known (renderers that
+            name a node by its graph use them; not part of the JSON document).
     """
 
     target: str
     findings: list[Finding] = field(default_factory=list)
     facts: dict[str, Any] = field(default_factory=dict)
     path: str | None = None
+    graph_names: list[str] = field(default_factory=list)
 
     def of(self, severity: str) -> list[Finding]:
         return [f for f in self.findings if f.severity == severity]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelkit.check.findings import SEVERITIES, Report
+from modelkit.check.findings import SEVERITIES, Finding, Report
 
 _TITLES = {"error": "Errors (the target refuses the model or computes wrong results)",
            "warning": "Warnings (runs, but loses accuracy or speed)", "info": "Info"}
@@ -12,6 +12,41 @@ def _num(v) -> str:
     if isinstance(v, float):
         return f"{v:.6g}"
     return str(v)
+
+
+def fix_command(fix: str) -> str:
+    """The command line a finding's `fix` stands for: a `modelkit fix` rule id, or a command."""
+    return fix if " " in fix else f"modelkit fix SRC DST --rule {fix}"
+
+
+def where(f: Finding) -> str:
+    """Where a finding is: `graph G`, plus `node N OP 'name'` for a node."""
+    return f"graph {f.graph}" + (f" node {f.node} {f.op} {f.node_name!r}"
+                                 if f.node is not None else "")
+
+
+def finding_lines(f: Finding) -> list[str]:
+    """One finding as the text report shows it: rule and place, message, numbers,
+    why, fix."""
+    lines = [f"  [{f.rule}] {where(f)}"]
+    for i, part in enumerate(f.message.splitlines() or [""]):
+        lines.append(f"    {'message: ' if i == 0 else '         '}{part}")
+    if f.numbers:
+        lines.append("    numbers: " + ", ".join(f"{k}={_num(v)}" for k, v in f.numbers.items()))
+    if f.explanation:
+        lines.append(f"    why: {f.explanation}")
+    if f.fix:
+        lines.append(f"    fix: {fix_command(f.fix)}")
+    return lines
+
+
+def summary_line(report: Report) -> str:
+    """One line for a report: model, target, totals, and the rules that found errors."""
+    t = report.totals()
+    rules = list(dict.fromkeys(f.rule for f in report.errors))
+    errors = f"{t['error']} errors" + (f" ({', '.join(rules)})" if rules else "")
+    return (f"{report.path or '-'} [{report.target}]: {errors}, {t['warning']} warnings, "
+            f"{t['info']} infos")
 
 
 def render_report(report: Report) -> str:
@@ -27,19 +62,7 @@ def render_report(report: Report) -> str:
             continue
         lines += ["", f"{_TITLES[sev]}: {len(items)}"]
         for f in items:
-            where = f"graph {f.graph}" + (f" node {f.node} {f.op} {f.node_name!r}"
-                                          if f.node is not None else "")
-            lines.append(f"  [{f.rule}] {where}")
-            for i, part in enumerate(f.message.splitlines() or [""]):
-                lines.append(f"    {'message: ' if i == 0 else '         '}{part}")
-            if f.numbers:
-                lines.append("    numbers: " + ", ".join(f"{k}={_num(v)}"
-                                                        for k, v in f.numbers.items()))
-            if f.explanation:
-                lines.append(f"    why: {f.explanation}")
-            if f.fix:
-                fix = f.fix if " " in f.fix else f"modelkit fix SRC DST --rule {f.fix}"
-                lines.append(f"    fix: {fix}")
+            lines += finding_lines(f)
     t = report.totals()
     lines += ["", f"{t['error']} errors, {t['warning']} warnings, {t['info']} infos"]
     return "\n".join(lines) + "\n"
