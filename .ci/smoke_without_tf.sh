@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A plain `pip install .` (no TensorFlow) in its own venv: every TFLite command and the
 # structural GraphDef work run on the bundled samples, and a command that needs
-# TensorFlow says so in one line, exit 2. About 40 s with a warm pip cache.
+# TensorFlow says so in one line, exit 2. About 15 s once the venv exists; about a
+# minute with a new venv and a warm pip cache.
 #
 # Usage: .ci/smoke_without_tf.sh [VENV]   (default build/venv-notf; PYTHON picks the python)
 set -euo pipefail
@@ -80,7 +81,8 @@ expect 0 "top-1 agreement 100.00%" "$MK" compare samples/digits_float.tflite \
 expect 0 "worst layer" "$MK" debug samples/digits_float.tflite samples/digits_uint8_legacy.tflite \
     --data samples/digits_test.npz
 "$MK" debug samples/digits_float.tflite samples/digits_uint8_legacy.tflite \
-    --data samples/digits_test.npz --json >"$OUT/debug.json" 2>/dev/null
+    --data samples/digits_test.npz --json >"$OUT/debug.json" 2>"$WORK/last.txt" \
+    || { cat "$WORK/last.txt" >&2; echo "smoke: FAILED: debug --json" >&2; exit 1; }
 
 # browse, headless (Pilot), with the debug overlay.
 expect 0 "browse: ok" "$PY" .ci/smoke_browse.py samples/digits_uint8_legacy.tflite "$OUT/debug.json"
