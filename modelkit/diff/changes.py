@@ -157,12 +157,14 @@ def diff_models(model_a: Model, model_b: Model, *, weights: bool = True,
     changes: list[Change] = []
     notes: list[str] = []
     graph_map = {p.a: p.b for p in pairs}
+    graph_diffs = {}
     for p in pairs:
-        changes.extend(_GraphDiff(p, graph_map, hashes_a, hashes_b).changes())
+        gd = graph_diffs[p.a] = _GraphDiff(p, graph_map, hashes_a, hashes_b)
+        changes.extend(gd.changes())
         notes.extend(_notes(p))
     if graph is None:
         changes.extend(_graph_changes(graphs_a, graphs_b, pairs))
-        changes.extend(_signature_changes(model_a, model_b, pairs))
+        changes.extend(_signature_changes(model_a, model_b, pairs, graph_diffs))
     changes.sort(key=lambda c: c.order)
     compared_a = [graphs_a[p.a] for p in pairs] if graph is not None else graphs_a
     compared_b = [graphs_b[p.b] for p in pairs] if graph is not None else graphs_b
@@ -358,12 +360,7 @@ class _GraphDiff:
         explained_b: set[int] = set()
         if what == "output":
             for i, (va, wb) in enumerate(zip(list_a, list_b)):
-                partner = self.m.value_b(va)
-                if partner is wb:
-                    continue
-                if (partner is not None and self._reaches(wb, partner, False)) or \
-                        (self.m.value_a(wb) is not None
-                         and self._reaches(va, self.m.value_a(wb), True)):
+                if self.m.value_b(va) is not wb and self.explained_move(va, wb):
                     explained_a.add(i)
                     explained_b.add(i)
         for i, va in enumerate(list_a):
@@ -382,6 +379,15 @@ class _GraphDiff:
                 out.append(self.change("added", what, None, Ref(self.p.b, j, vb.name),
                                        order=float(j) + 0.5))
         return out
+
+    def explained_move(self, va: Value, wb: Value) -> bool:
+        """A graph or signature output that moved from A's `va` to B's `wb` only
+        because nodes were added after it or removed before it."""
+        partner = self.m.value_b(va)
+        if partner is not None and self._reaches(wb, partner, False):
+            return True
+        back = self.m.value_a(wb)
+        return back is not None and self._reaches(va, back, True)
 
     def _reaches(self, start: Value, target: Value, side_a: bool) -> bool:
         """`start` is computed from `target` through added (B) or removed (A) nodes only."""
@@ -641,7 +647,8 @@ def _graph_changes(graphs_a: list[Graph], graphs_b: list[Graph],
     return out
 
 
-def _signature_changes(model_a: Model, model_b: Model, pairs: list[GraphPair]) -> list[Change]:
+def _signature_changes(model_a: Model, model_b: Model, pairs: list[GraphPair],
+                       graph_diffs: dict[int, _GraphDiff]) -> list[Change]:
     graph_map = {p.a: p.b for p in pairs}
     value_map: dict[int, Value] = {}
     for p in pairs:
@@ -678,6 +685,9 @@ def _signature_changes(model_a: Model, model_b: Model, pairs: list[GraphPair]) -
                     continue
                 if io.value is not None and other.value is not None:
                     moved = value_map.get(id(io.value)) is not other.value
+                    gd = graph_diffs.get(sa.graph)
+                    if moved and gd is not None and graph_map.get(sa.graph) == sb.graph:
+                        moved = not gd.explained_move(io.value, other.value)
                 else:
                     moved = io.tensor_name != other.tensor_name
                 if moved:

@@ -291,7 +291,7 @@ class _Matcher:
 
     def run(self, hints: list[tuple[Value, Value]]) -> None:
         for a, b in hints:
-            self.add_value(a, b, "signature")
+            self.anchor(a, b, "signature")
         self.io()
         self.names()
         self.propagate()
@@ -301,19 +301,21 @@ class _Matcher:
 
     def io(self) -> None:
         for a, b in pair_by_name(self.A.graph.inputs, self.B.graph.inputs):
-            self.add_value(a, b, "input")
-            pa, pb = self.A.producer(a), self.B.producer(b)
-            if pa is not None and pb is not None and self.same_key(pa, pb):
-                self.add_node(pa, pb, "input")
+            self.anchor(a, b, "input")
         for a, b in pair_by_name(self.A.graph.outputs, self.B.graph.outputs):
-            pa, pb = self.A.producer(a), self.B.producer(b)
-            if pa is None and pb is None:
-                self.add_value(a, b, "output")
-            elif pa is not None and pb is not None and self.same_key(pa, pb):
-                # NOTE: outputs whose producers differ (a DEQUANTIZE appended) are
-                # not paired: the producers' own neighbours place them.
-                if self.add_node(pa, pb, "output"):
-                    self.add_value(a, b, "output")
+            self.anchor(a, b, "output")
+
+    def anchor(self, a: Value, b: Value, reason: str) -> None:
+        """Pair two tensors a graph or signature names alike, and the nodes computing
+        them when they have the same op."""
+        pa, pb = self.A.producer(a), self.B.producer(b)
+        if pa is None and pb is None:
+            self.add_value(a, b, reason)
+        elif pa is not None and pb is not None and self.same_key(pa, pb):
+            # NOTE: tensors whose producers differ (a DEQUANTIZE appended, a SOFTMAX
+            # removed) are not paired: the producers' own neighbours place them.
+            if self.add_node(pa, pb, "input" if reason == "input" else "output"):
+                self.add_value(a, b, reason)
 
     def names(self) -> None:
         by_a = _unique(self.A.graph.nodes, lambda n: n.name)

@@ -83,10 +83,18 @@ def real_values(v: Value):
         return None
     q = v.quant
     if q is not None and arr.dtype.kind in "iu" and q.scale.size:
-        if q.per_channel and (q.axis is None or q.axis >= arr.ndim
-                              or arr.shape[q.axis] != q.scale.size):
-            return None
-        return q.dequantize(arr).astype(np.float64)
+        # NOTE: dequantized in float64 (QuantParams.dequantize gives float32), so a
+        # difference of half a step is reported as 0.5 steps, not 0.50000006.
+        scale, zp = q.scale, q.zero_point
+        if q.per_channel:
+            if q.axis is None or q.axis >= arr.ndim or arr.shape[q.axis] != scale.size:
+                return None
+            shape = [1] * arr.ndim
+            shape[q.axis] = scale.size
+            scale, zp = scale.reshape(shape), zp.reshape(shape)
+        else:
+            scale, zp = scale[0], zp[0]
+        return scale * (arr.astype(np.float64) - zp)
     return arr.astype(np.float64)
 
 
