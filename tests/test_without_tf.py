@@ -122,6 +122,21 @@ def test_folding_an_op_numpy_does_not_evaluate_needs_tensorflow(tmp_path):
     np.testing.assert_allclose(folded.attrs["value"].numpy(), np.cos(c), rtol=1e-6)
 
 
+def test_tensorflow_is_imported_in_one_place():
+    """`import tensorflow` only in import_tf; `from tensorflow.x import y` runs after it
+    (in code that was handed the module)."""
+    import ast
+
+    found = []
+    for pkg in ("modelkit", "tui"):
+        for path in (ROOT / pkg).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import) and any(
+                        a.name.split(".")[0] == "tensorflow" for a in node.names):
+                    found.append((path.relative_to(ROOT).as_posix(), node.lineno))
+    assert [f for f, _ in found] == ["modelkit/runtime/tfenv.py"], found
+
+
 def test_import_tf_names_what_needs_it(monkeypatch):
     from modelkit.runtime.tfenv import import_tf
 
