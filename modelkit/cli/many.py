@@ -176,8 +176,11 @@ def run_jobs(job: Callable[..., Any], paths: Sequence[Path], args: tuple = (),
     except BaseException:
         # NOTE: the workers only belong to this call; stop them rather than let a
         # model each is on finish after the user asked to stop.
-        for child in multiprocessing.active_children():
+        children = multiprocessing.active_children()
+        for child in children:
             child.terminate()
+        for child in children:
+            child.join(5)
         raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
