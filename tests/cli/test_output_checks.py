@@ -87,3 +87,15 @@ def test_a_bad_pass_parameter_exits_2(tmp_path, spec, words):
     assert res.stderr == f"modelkit: error: {SAMPLES / 'digits_int8.tflite'}: {words}" + \
         res.stderr[res.stderr.index(words) + len(words):]
     assert res.stderr.count("\n") == 1 and list(tmp_path.iterdir()) == []
+
+
+def test_run_output_onto_its_own_data_is_refused_even_with_force(tmp_path):
+    import numpy as np
+
+    data = tmp_path / "data.npz"
+    np.savez(data, x=np.load(DATA)[:4])
+    before = data.read_bytes()
+    res = run_cli("run", str(FLOAT), "--data", str(data), "-o", str(data), "--force")
+    assert res.returncode == 2 and res.stderr.count("\n") == 1
+    assert "the output is the input" in res.stderr
+    assert data.read_bytes() == before
