@@ -22,17 +22,19 @@ from modelkit.cli.main import app, reporting_errors
 _HELP = __doc__
 
 
-@app.command(help=_HELP.split("\n\n")[0] + "\n\n" + """\
-Nodes and tensors are matched across the two graphs (signature inputs and
-outputs, then names, then structure), so a renamed tensor is a rename; a TFLite
-op named after the source nodes it fused (a;b;c) matches them. Reported: nodes
-added, removed and changed (op, attributes, inputs, output types, name), tensors
-changed (name, type, shape, quantization, weights: compared dequantized), graph
-inputs/outputs, signatures, and a summary line (op, parameter and size deltas).
-With more models, each step (A->B, B->C) is compared.
+_DETAILS = (
+    "Nodes and tensors are matched across the two graphs (signature inputs and outputs, "
+    "then names, then structure), so a renamed tensor is a rename; a TFLite op named after "
+    "the source nodes it fused (a;b;c) matches them. Reported: nodes added, removed and "
+    "changed (op, attributes, inputs, output types, name), tensors changed (name, type, "
+    "shape, quantization, weights: compared dequantized), graph inputs/outputs, signatures, "
+    "and a summary line (op, parameter and size deltas). With more models, each step "
+    "(A->B, B->C) is compared.\n\n"
+    "Exit codes as diff(1): 0 the same, 1 different, 2 usage, 3 a model could not be read. "
+    "--textconv prints one model as stable text for git (see docs/diff.md).")
 
-Exit codes as diff(1): 0 the same, 1 different, 2 usage, 3 a model could not be
-read. --textconv prints one model as stable text for git (see the README).""")
+
+@app.command(help=" ".join(_HELP.split("\n\n")[0].split()) + "\n\n" + _DETAILS)
 def diff(
     models: list[Path] = typer.Argument(..., metavar="A B [C ...]",
                                         help="Models (files or folders, any format)."),

@@ -25,6 +25,7 @@ from typing import Any
 from modelkit.diff.attrs import attr_json, attr_token
 from modelkit.diff.hashing import Hashes
 from modelkit.diff.match import Matching, NodeMatch, match_graphs, pair_graphs
+from modelkit.diff.ops import SOURCE_OPS, graph_domain, op_key
 from modelkit.errors import UsageError
 from modelkit.ir import Graph, Model, Node, QuantParams, Value
 
@@ -200,8 +201,6 @@ def _notes(p: GraphPair) -> list[str]:
                      f"({gb.name or 'unnamed'}): nothing matched (no common input, name or "
                      "structure); everything is reported as removed and added")
     if m.cross_domain:
-        from modelkit.diff.ops import graph_domain
-
         notes.append(f"graph {p.a}: {graph_domain(ga.nodes)} and {graph_domain(gb.nodes)} ops "
                      "are matched through the op-name table; attributes are not compared "
                      "across formats")
@@ -215,6 +214,10 @@ def _shape(v: Value) -> list | None:
     sig = v.shape_signature
     return [None if d is None or (sig is not None and i < len(sig) and sig[i] == -1) else d
             for i, d in enumerate(v.shape)]
+
+
+def _dtype(d) -> str | None:
+    return None if d is None else d.value
 
 
 def _quant_json(q: QuantParams | None) -> dict | None:
@@ -269,12 +272,11 @@ class _GraphDiff:
         self.added = [n for n in added if not self._stands_for_matched(n, False)]
         self.removed_ids = {id(n) for n in self.removed}
         self.added_ids = {id(n) for n in self.added}
+        self._names_a: dict[str, Node] | None = None
 
     def _stands_for_matched(self, n: Node, side_a: bool) -> bool:
         if not self.cross:
             return False
-        from modelkit.diff.ops import SOURCE_OPS
-
         if n.op not in SOURCE_OPS or not n.outputs:
             return False
         find = self.m.value_b if side_a else self.m.value_a
@@ -429,8 +431,6 @@ class _GraphDiff:
             fields.append(name)
             details[name] = {"a": old, "b": new}
 
-        from modelkit.diff.ops import op_key
-
         if (op_key(a) != op_key(b)) if self.cross else (a.op != b.op or a.custom != b.custom):
             put("op", a.op, b.op)
         derived = a.outputs and b.outputs and a.name == a.outputs[0].name \
@@ -444,37 +444,37 @@ class _GraphDiff:
                 put("version", a.version, b.version)
             if a.device != b.device:
                 put("device", a.device, b.device)
-            ctrl_a = sorted(self._map_node_name(c) for c in a.control_inputs)
-            if ctrl_a != sorted(b.control_inputs):
-                put("control_inputs", list(a.control_inputs), list(b.control_inputs))
-            subs_a = [self._map_graph_ref(s) for s in a.subgraphs]
-            if subs_a != list(b.subgraphs):
-                put("subgraphs", list(a.subgraphs), list(b.subgraphs))
+            if a.control_inputs or b.control_inputs:
+                ctrl_a = sorted(self._map_node_name(c) for c in a.control_inputs)
+                if ctrl_a != sorted(b.control_inputs):
+                    put("control_inputs", list(a.control_inputs), list(b.control_inputs))
+            if a.subgraphs or b.subgraphs:
+                subs_a = [self._map_graph_ref(x) for x in a.subgraphs]
+                if subs_a != list(b.subgraphs):
+                    put("subgraphs", list(a.subgraphs), list(b.subgraphs))
             if len(a.outputs) != len(b.outputs):
                 put("outputs", len(a.outputs), len(b.outputs))
         if m.fused_a or m.fused_b:
             put("fused", [n.name for n in m.fused_a], [n.name for n in m.fused_b])
-        dt_a, dt_b, sh_a, sh_b, names = [], [], [], [], []
         dtype_changed = shape_changed = False
         for va, vb in outputs:
-            da = str(va.dtype) if va.dtype else None
-            db = str(vb.dtype) if vb.dtype else None
-            sa, sb = _shape(va), _shape(vb)
-            names.append(vb.name)
-            dt_a.append(da)
-            dt_b.append(db)
-            sh_a.append(sa)
-            sh_b.append(sb)
-            if da != db and (da is not None and db is not None or not self.cross):
+            if va.dtype is not vb.dtype and \
+                    (va.dtype is not None and vb.dtype is not None or not self.cross):
                 dtype_changed = True
-            if sa != sb and (sa is not None and sb is not None or not self.cross):
-                shape_changed = True
+            if va.shape != vb.shape or va.shape_signature != vb.shape_signature:
+                sa, sb = _shape(va), _shape(vb)
+                if sa != sb and (sa is not None and sb is not None or not self.cross):
+                    shape_changed = True
+        names = [vb.name for _, vb in outputs]
         if dtype_changed:
             fields.append("dtype")
-            details["dtype"] = {"a": dt_a, "b": dt_b, "tensors": names}
+            details["dtype"] = {"a": [_dtype(va.dtype) for va, _ in outputs],
+                                "b": [_dtype(vb.dtype) for _, vb in outputs],
+                                "tensors": names}
         if shape_changed:
             fields.append("shape")
-            details["shape"] = {"a": sh_a, "b": sh_b, "tensors": names}
+            details["shape"] = {"a": [_shape(va) for va, _ in outputs],
+                                "b": [_shape(vb) for _, vb in outputs], "tensors": names}
         if not fields:
             return None
         return self.change("changed", "node", self.node_ref(a, True), self.node_ref(b, False),
@@ -522,7 +522,10 @@ class _GraphDiff:
             (pb is not None and id(pb) in self.added_ids)
 
     def _map_node_name(self, name: str) -> str:
-        n = self.ga.node(name)
+        """B's name for the node A calls `name` (control inputs)."""
+        if self._names_a is None:
+            self._names_a = {n.name: n for n in self.ga.nodes}
+        n = self._names_a.get(name)
         other = self.m.node_b(n) if n is not None else None
         return other.name if other is not None else name
 
@@ -551,13 +554,12 @@ class _GraphDiff:
             put("name", va.name, vb.name)
         computed = pa is not None and pb is not None
         if not computed:
-            da = str(va.dtype) if va.dtype else None
-            db = str(vb.dtype) if vb.dtype else None
-            if da != db:
-                put("dtype", da, db)
-            sa, sb = _shape(va), _shape(vb)
-            if sa != sb and not (self.cross and (sa is None or sb is None)):
-                put("shape", sa, sb)
+            if va.dtype is not vb.dtype:
+                put("dtype", _dtype(va.dtype), _dtype(vb.dtype))
+            if va.shape != vb.shape or va.shape_signature != vb.shape_signature:
+                sa, sb = _shape(va), _shape(vb)
+                if sa != sb and not (self.cross and (sa is None or sb is None)):
+                    put("shape", sa, sb)
         if not _same_quant(va.quant, vb.quant):
             put("quantization", _quant_json(va.quant), _quant_json(vb.quant))
         if va.is_variable != vb.is_variable:

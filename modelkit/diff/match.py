@@ -81,9 +81,10 @@ class Matching:
     """
 
     def __init__(self, graph_a: Graph, graph_b: Graph, cross_domain: bool,
-                 nodes: list[NodeMatch], values: list[ValueMatch]) -> None:
-        self._side_a = _Side(graph_a, cross_domain)
-        self._side_b = _Side(graph_b, cross_domain)
+                 nodes: list[NodeMatch], values: list[ValueMatch], *,
+                 _sides: tuple[_Side, _Side] | None = None) -> None:
+        self._side_a, self._side_b = _sides or (_Side(graph_a, cross_domain),
+                                                _Side(graph_b, cross_domain))
         self.graph_a = graph_a
         self.graph_b = graph_b
         self.cross_domain = cross_domain
@@ -559,7 +560,8 @@ class _Matcher:
     def result(self) -> Matching:
         nodes = sorted(self.node_matches, key=lambda m: self.A.order.get(id(m.a), 0))
         values = sorted(self.value_matches, key=lambda m: self.A.value_order.get(id(m.a), 0))
-        return Matching(self.A.graph, self.B.graph, self.cross, nodes, values)
+        return Matching(self.A.graph, self.B.graph, self.cross, nodes, values,
+                        _sides=(self.A, self.B))
 
 
 def _unique(items: Iterable, key) -> dict:
