@@ -580,12 +580,8 @@ class _GraphDiff:
                 _same_quant(va.quant, vb.quant):
             return
         from modelkit.diff.weights import compare_values
-        from modelkit.errors import ModelReadError
 
-        try:
-            stats = compare_values(va, vb)
-        except ModelReadError as e:
-            raise ModelReadError(e.message, e.path or self.hashes_a.path) from None
+        stats = compare_values(va, vb, path_a=self.hashes_a.path, path_b=self.hashes_b.path)
         if stats is None:
             same_shape = _shape(va) == _shape(vb)
             if same_shape:

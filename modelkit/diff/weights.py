@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import permutations
 
+from modelkit.errors import ModelReadError
 from modelkit.ir import Value
 
 
@@ -73,12 +74,24 @@ class WeightStats:
         return ", ".join(parts)
 
 
-def real_values(v: Value):
+def real_values(v: Value, path: str | None = None):
     """`v`'s constant data as float64, dequantized when it is quantized; None for
-    data that is not numeric (strings, resources)."""
+    data that is not numeric (strings, resources).
+
+    Args:
+        path: the model's file, named when the data cannot be read.
+
+    Raises:
+        ModelReadError: the stored data is corrupt.
+    """
     import numpy as np
 
-    arr = v.data.numpy()  # type: ignore[union-attr]
+    try:
+        arr = np.asarray(v.data.numpy())  # type: ignore[union-attr]
+    except ValueError:
+        return None
+    except ModelReadError as e:
+        raise ModelReadError(e.message, e.path or path) from None
     if arr.dtype.kind not in "biuf":
         return None
     q = v.quant
@@ -102,12 +115,20 @@ def _quantized(v: Value) -> bool:
     return v.quant is not None and v.dtype is not None and v.dtype.is_integer
 
 
-def compare_values(va: Value, vb: Value) -> WeightStats | None:
+def compare_values(va: Value, vb: Value, *, path_a: str | None = None,
+                   path_b: str | None = None) -> WeightStats | None:
     """Statistics of B's values against A's, or None when they cannot be compared
-    (not numeric, or shapes that no axis permutation makes equal)."""
+    (not numeric, or shapes that no axis permutation makes equal).
+
+    Args:
+        path_a, path_b: the models' files, named when data cannot be read.
+
+    Raises:
+        ModelReadError: the stored data of A or B is corrupt.
+    """
     import numpy as np
 
-    a, b = real_values(va), real_values(vb)
+    a, b = real_values(va, path_a), real_values(vb, path_b)
     if a is None or b is None:
         return None
     perm = None
