@@ -113,13 +113,22 @@ def convert(
             preflight=not no_preflight, force=force, debug=_state["debug"],
             dequantize_legacy=dequantize_legacy, allow_unsafe_ops=allow_unsafe_ops,
             denylist_nodes=parse_list(denylist_nodes), denylist_ops=parse_ops(denylist_ops))
-        try:
-            result = run(opts)
-        except VerificationError as e:
-            broken = getattr(e, "result", None)
-            if broken is not None:
-                _print(broken, as_json)
-            raise
+        from modelkit import interrupts
+
+        with interrupts.recording():
+            try:
+                result = run(opts)
+            except VerificationError as e:
+                interrupts.check()
+                broken = getattr(e, "result", None)
+                if broken is not None:
+                    _print(broken, as_json)
+                raise
+            except Exception:
+                # NOTE: an interrupt TensorFlow swallowed (or pybind11 turned into
+                # another error) still ends the command as interrupted.
+                interrupts.check()
+                raise
         _print(result, as_json)
         sys.stdout.flush()
         # NOTE: TensorFlow leaves a large heap; the collection at interpreter exit

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from modelkit import interrupts
 from modelkit.analysis.tf_summary import node_name
 from modelkit.convert.data import load_data
 from modelkit.convert.options import ConvertOptions
@@ -79,6 +80,7 @@ class Conversion:
             yield
         except (ConverterError, ValueError, TypeError, RuntimeError,
                 self.tf.errors.OpError) as e:
+            interrupts.check()  # NOTE: pybind11 may turn a KeyboardInterrupt into these.
             # NOTE: TF reports bad shapes, names and graphs as ValueError/TypeError from
             # its Python layer and OpError from the runtime; all name the cause.
             text = getattr(e, "message", None) or str(e)
@@ -152,6 +154,7 @@ class Conversion:
                 # NOTE: ValueError/RuntimeError are how the converter reports bad
                 # settings and calibration failures; both name the cause in one line.
                 failure = e
+        interrupts.check()
         summary = summarize_converter_error(str(failure) + "\n" + native.getvalue())
         raise ConversionError(f"the TFLite converter failed: {summary}", str(self.opts.src))
 
@@ -199,6 +202,7 @@ class Conversion:
                 self.converter_kind = "tf.lite.TFLiteConverter.from_saved_model"
                 keyed = True
             except (AttributeError, KeyError, TypeError, tf.errors.OpError) as e:
+                interrupts.check()  # NOTE: never fall back because of an interrupt.
                 # NOTE: TF 2.4-era Keras SavedModels fail the TF2 loader
                 # ('_UserObject' object has no attribute 'add_slot'); the TF1 converter reads them.
                 self.note(f"the TF2 loader cannot read this SavedModel ({type(e).__name__}); "
@@ -208,6 +212,7 @@ class Conversion:
                 self.converter_kind = "tf.compat.v1.lite.TFLiteConverter.from_saved_model"
                 keyed = False
             except ValueError as e:
+                interrupts.check()
                 if "signature" in str(e).lower():
                     raise UsageError(f"no signature {opts.signature!r} in the SavedModel "
                                      f"({summarize_converter_error(str(e))})",
@@ -216,4 +221,48 @@ class Conversion:
                                       f"{summarize_converter_error(str(e))}",
                                       str(opts.src)) from None
         self.configure(converter, specs_holder[0] if specs_holder else [], keyed)
-        return self.run_converter(converter)
+        content = self.run_converter(converter)
+        if not keyed:
+            content = self._with_savedmodel_signature(content)
+        return content
+
+    def _with_savedmodel_signature(self, content: bytes) -> bytes:
+        """The v1 converter's model with the SavedModel signature's keys as its
+        SignatureDef (the v1 converter writes none; its tensors are then only known as
+        `StatefulPartitionedCall:1`). Unchanged when a tensor cannot be matched."""
+        from modelkit.formats import registry
+        from modelkit.formats.tflite import load as load_tflite
+        from modelkit.formats.tflite.writer import save as save_tflite
+        from modelkit.ir import Signature, SignatureIO
+
+        opts = self.opts
+        wanted = next((s for s in registry.load(opts.src, "savedmodel").signatures
+                       if s.key == opts.signature), None)
+        path = self.workdir / "v1_converter.tflite"
+        path.write_bytes(content)
+        model = load_tflite(path)
+        if wanted is None or model.signatures or not model.graphs:
+            return content
+        graph = model.graphs[0]
+
+        def ios(entries, values) -> list[SignatureIO] | None:
+            # NOTE: the converter names a tensor `x` for TF's `x:0` and `x:1` for `x:1`.
+            by_name = {v.name: v for v in values}
+            out = []
+            for io in sorted(entries, key=lambda e: e.key):
+                name = io.tensor_name[:-2] if io.tensor_name.endswith(":0") else io.tensor_name
+                v = by_name.get(name)
+                if v is None:
+                    return None
+                out.append(SignatureIO(io.key, v.name, v.dtype, v.shape, v))
+            return out
+
+        inputs, outputs = ios(wanted.inputs, graph.inputs), ios(wanted.outputs, graph.outputs)
+        if inputs is None or outputs is None:
+            self.note("the TFLite model has no signature: its tensors do not match the "
+                      f"SavedModel signature {opts.signature!r}")
+            return content
+        model.signatures = [Signature(opts.signature, inputs, outputs)]
+        signed = self.workdir / "v1_converter_signed.tflite"
+        save_tflite(model, signed)
+        return signed.read_bytes()

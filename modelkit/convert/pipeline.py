@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from modelkit import interrupts
 from modelkit.convert.converter import Conversion, summarize_converter_error
 from modelkit.convert.data import check_data, load_data
 from modelkit.convert.options import (ConvertOptions, command_line, parse_floats,
@@ -146,8 +147,12 @@ def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> Non
         gio = graph_io_without_ir(opts)
     if target == source:
         raise UsageError(f"the source is already a {registry.DESCRIPTIONS.get(source, source)}")
+    # NOTE: each stage starts by checking for an interrupt that TensorFlow swallowed
+    # in the one before (see modelkit.interrupts).
+    interrupts.stage("load")
     with run.tf_errors("loading the source with TensorFlow"):
         src = open_source(run.tf, opts, source, gio, progress)
+    interrupts.stage("convert")
     with run.tf_errors("the conversion"):
         content = _content(run, src, gio)
 
@@ -155,12 +160,14 @@ def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> Non
     result.notes = run.notes
     with atomic_output(opts.dst, force=opts.force, sources=(opts.src,),
                        folder=target == "savedmodel") as tmp:
+        interrupts.stage("write")
         if content is not None:
             tmp.write_bytes(content)
         else:
             with run.tf_errors("writing the SavedModel"):
                 _write_savedmodel(run, src, gio, tmp)
-        result.size_bytes = _size(tmp)
+        size = _size(tmp)
+        interrupts.stage("verify")
         with run.tf_errors("verifying the result"):
             if target == "tflite":
                 _tflite_report(run, result, tmp, src.backend)
@@ -174,6 +181,11 @@ def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> Non
                 + " (nothing written)", str(opts.dst))
             err.result = result  # type: ignore[attr-defined]
             raise err
+        interrupts.stage("rename")
+        interrupts.check()
+    # The file is there now (renamed into place): only now does the report name its size.
+    result.size_bytes = size
+    result.written = True
 
 
 def _content(run: Conversion, src: Source, gio: GraphIO | None) -> bytes | None:
@@ -395,6 +407,7 @@ def _compare_or_note(run: Conversion, source: Backend, target: Backend, samples,
     try:
         return compare(source, target, samples, origin, step)
     except (UsageError, ConversionError) as e:
+        interrupts.check()
         run.note(f"verification skipped: {e.message}")
         return None
 

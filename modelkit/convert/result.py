@@ -12,7 +12,11 @@ SCHEMA_VERSION = 1
 
 @dataclass
 class ConvertResult:
-    """What a conversion did; `to_dict()` is the `--json` report."""
+    """What a conversion did; `to_dict()` is the `--json` report.
+
+    `written` becomes True (and `size_bytes` is set) only once the output is in
+    place: a report of a conversion that failed verification names no size.
+    """
 
     src: str
     dst: str
@@ -20,7 +24,8 @@ class ConvertResult:
     target: str
     quantize: str
     converter: str = ""
-    size_bytes: int = 0
+    size_bytes: int | None = None
+    written: bool = False
     inputs: list[TensorIO] = field(default_factory=list)
     outputs: list[TensorIO] = field(default_factory=list)
     preflight: PreflightReport = field(default_factory=PreflightReport)
@@ -31,7 +36,8 @@ class ConvertResult:
         return {
             "schema_version": SCHEMA_VERSION,
             "source": {"path": self.src, "format": self.source_format},
-            "output": {"path": self.dst, "format": self.target, "size_bytes": self.size_bytes},
+            "output": {"path": self.dst, "format": self.target, "written": self.written,
+                       "size_bytes": self.size_bytes if self.written else None},
             "quantize": self.quantize,
             "converter": self.converter,
             "inputs": [io.to_dict() for io in self.inputs],
@@ -43,8 +49,11 @@ class ConvertResult:
 
     def lines(self) -> list[str]:
         """The human report (stdout)."""
-        out = [f"wrote {self.dst} ({self.target}, {self.size_bytes} bytes, "
-               f"quantize={self.quantize})"]
+        if self.written:
+            out = [f"wrote {self.dst} ({self.target}, {self.size_bytes} bytes, "
+                   f"quantize={self.quantize})"]
+        else:
+            out = [f"not written: {self.dst} ({self.target}, quantize={self.quantize})"]
         if self.inputs or self.outputs:
             out.extend(describe(self.inputs + self.outputs))
         if self.verification is not None:

@@ -9,7 +9,7 @@ by order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -40,6 +40,7 @@ class OutputReport:
     comparison: OutputComparison
     constant: bool
     source_range: tuple[float, float]
+    nonfinite_where_source_finite: int = 0
 
     @property
     def name(self) -> str:
@@ -50,7 +51,9 @@ class OutputReport:
         return {"name": c.name, "max_abs_error": c.max_abs_error,
                 "mean_abs_error": c.mean_abs_error, "rmse": c.rmse,
                 "cosine_similarity": c.cosine_similarity, "top1_agreement": c.top1_agreement,
-                "nan_or_inf": c.nan_or_inf, "constant_output": self.constant,
+                "nan_or_inf": c.nan_or_inf,
+                "nonfinite_where_source_finite": self.nonfinite_where_source_finite,
+                "constant_output": self.constant,
                 "source_min": self.source_range[0], "source_max": self.source_range[1]}
 
 
@@ -67,8 +70,13 @@ class VerifyReport:
         """Why the converted model is numerically broken, one reason per output."""
         out = []
         for o in self.outputs:
-            if o.comparison.nan_or_inf:
-                out.append(f"output {o.name} holds NaN or Inf")
+            if o.nonfinite_where_source_finite:
+                out.append(f"output {o.name} holds NaN or Inf where the source's is finite "
+                           f"({o.nonfinite_where_source_finite} of "
+                           f"{o.comparison.elements} values)")
+            elif o.comparison.nan_or_inf:
+                out.append(f"output {o.name} holds NaN or Inf in the source too: these "
+                           "inputs cannot verify it")
             elif o.constant:
                 out.append(f"output {o.name} is constant across inputs while the source varies")
         return out
@@ -114,14 +122,33 @@ def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: s
         t = np.asarray(tgt[t_spec.name], dtype=np.float64).reshape(n, -1)
         if s.shape != t.shape:
             t = np.full(s.shape, np.nan)
-        cmp = compare_arrays(t, s, name=t_spec.name, other_name=s_spec.name,
-                             classes_axis=len(s_spec.shape) == 2 and s.shape[1] > 1)
+        cmp = _nan_never_agrees(compare_arrays(
+            t, s, name=t_spec.name, other_name=s_spec.name,
+            classes_axis=len(s_spec.shape) == 2 and s.shape[1] > 1), t, s)
         src_varies = varies(s)
         tgt_constant = n > 1 and not cmp.nan_or_inf and float(np.ptp(t, axis=0).max()) == 0
         report.outputs.append(OutputReport(
             cmp, constant=src_varies and tgt_constant,
-            source_range=(float(s.min()), float(s.max())) if s.size else (0.0, 0.0)))
+            source_range=(float(s.min()), float(s.max())) if s.size else (0.0, 0.0),
+            nonfinite_where_source_finite=int(np.count_nonzero(
+                ~np.isfinite(t) & np.isfinite(s)))))
     return report
+
+
+def _nan_never_agrees(cmp: OutputComparison, t: np.ndarray,
+                      s: np.ndarray) -> OutputComparison:
+    """`cmp` with top-1 agreement counting a sample only when both outputs are finite.
+
+    NOTE: argmax of a NaN row is 0, so NaN outputs would "agree" with every sample
+    whose top class is 0 (all of them when the source is NaN too).
+    """
+    if cmp.top1_agreement is None:
+        return cmp
+    finite = np.isfinite(t).all(axis=1) & np.isfinite(s).all(axis=1)
+    if finite.all():
+        return cmp
+    agree = finite & (np.argmax(t, axis=1) == np.argmax(s, axis=1))
+    return replace(cmp, top1_agreement=float(agree.mean()) if agree.size else None)
 
 
 def tensor_ios(specs: list[TensorSpec], role: str) -> list[TensorIO]:

@@ -68,9 +68,13 @@ def tf2_load_errors(tf) -> tuple[type[BaseException], ...]:
 
 def load_savedmodel(tf, path: Path):
     """`tf.saved_model.load`, or None when the TF2 loader cannot read the SavedModel."""
+    from modelkit import interrupts
+
     try:
         return tf.saved_model.load(str(path))
     except tf2_load_errors(tf):
+        # NOTE: an interrupt swallowed while loading is no reason to fall back.
+        interrupts.check()
         return None
 
 
