@@ -111,11 +111,16 @@ class Refused(Condition):
         return "the TFLite interpreter refuses the model or crashes"
 
     def _judge(self, candidate: Candidate) -> tuple[str, int | None, str]:
+        """(kind of failure or "ok", source op it names, reason)."""
         result = self.worker.run(candidate.path, candidate.feeds)
         if result.ok:
             return "ok", None, "the interpreter loads and runs the model"
-        op, _ = node_of(result.message, candidate.origin)
-        return result.status, op, f"{result.status}: {result.message}"
+        op, verb = node_of(result.message, candidate.origin)
+        # NOTE: an op whose input shapes are only known at run time is prepared in
+        # invoke; cut from its producers it is prepared in allocate. Both are the
+        # same refusal: the message's own verb says which it is.
+        kind = verb or result.status
+        return kind, op, f"{result.status}: {result.message}"
 
     def baseline(self, source: Candidate) -> Verdict:
         status, op, reason = self._judge(source)

@@ -27,7 +27,7 @@ from modelkit.errors import ModelkitError, UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.ir import Model, Node, Value
 from modelkit.reduce.conditions import (Candidate, CheckError, Command, Condition, Mismatch,
-                                        Narrowed, Refused)
+                                        Narrowed, Refused, node_of)
 from modelkit.reduce.extract import check_format, cut_model
 from modelkit.reduce.search import Search, Verdict
 
@@ -461,19 +461,28 @@ class _Runner:
 
     def capture(self, worker) -> None:
         """Run the whole model once keeping every tensor (the values fed at the cuts)."""
-        inputs = self.model.graphs[0].inputs
-        result = worker.run(self.model.path, [self.golden[id(v)] for v in inputs], dump=True)
+        graph = self.model.graphs[0]
+        result = worker.run(self.model.path, [self.golden[id(v)] for v in graph.inputs],
+                            dump=True)
+        usable = {id(v) for v in graph.values}
         if not result.ok:
             self.notes.append(f"the whole model does not run ({result.status}: "
                               f"{result.message})")
-            self.values_from += (f"; the whole model does not run, so cut inputs get values "
-                                 f"generated from their own type and range (seed "
-                                 f"{self.opts.seed})")
-            return
-        by_index = {v.index: v for v in self.model.graphs[0].values if v.index is not None}
+            failed_at, _ = node_of(result.message, [n.index for n in graph.nodes])
+            usable = set()
+            if failed_at is not None and self.samples == 1:
+                # NOTE: the ops before the failing one ran; their outputs are real.
+                usable = {id(v) for n in graph.nodes if n.index is not None
+                          and n.index < failed_at for v in n.outputs}
+            self.values_from += ("; the whole model does not run, so cut inputs get "
+                                 + ("the values the ops before the failing one computed, "
+                                    "others " if usable else "")
+                                 + f"values generated from their own type and range "
+                                   f"(seed {self.opts.seed})")
+        by_index = {v.index: v for v in graph.values if v.index is not None}
         for index, arrays in result.tensors.items():
             v = by_index.get(index)
-            if v is not None and not v.is_const:
+            if v is not None and not v.is_const and id(v) in usable:
                 self.golden.setdefault(id(v), arrays)
 
     def _values(self, v: Value) -> list[np.ndarray]:

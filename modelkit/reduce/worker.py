@@ -35,7 +35,9 @@ class RunResult:
             or "timeout".
         message: the interpreter's message (first line), or how the child died.
         outputs: per output, the arrays of every sample (status "ok").
-        tensors: with `dump`: tensor index -> the arrays of every sample.
+        tensors: with `dump`: tensor index -> the arrays of every sample; when invoke
+            failed on the first sample, that sample's tensors as the interpreter left
+            them (those of the ops before the failing one were computed).
     """
 
     status: str
@@ -119,14 +121,15 @@ class InterpreterWorker:
             code = proc.wait()
             return RunResult("crash", self._death(code, offset))
         answer = json.loads(line)
-        if answer["status"] != "ok":
-            return RunResult(answer["status"], answer["message"])
-        result = RunResult("ok")
+        result = RunResult(answer["status"], answer.get("message", ""))
+        if "tensors" not in answer:
+            return result
+        count = answer["samples"]
         with np.load(out_path) as data:
             for i in range(answer["outputs"]):
-                result.outputs.append([data[f"o{i}_{s}"] for s in range(samples)])
-            for index in answer.get("tensors", []):
-                result.tensors[index] = [data[f"t{index}_{s}"] for s in range(samples)]
+                result.outputs.append([data[f"o{i}_{s}"] for s in range(count)])
+            for index in answer["tensors"]:
+                result.tensors[index] = [data[f"t{index}_{s}"] for s in range(count)]
         out_path.unlink(missing_ok=True)
         return result
 
@@ -229,19 +232,35 @@ def _serve_one(request: dict) -> dict:
                 interp.set_tensor(d["index"], np.ascontiguousarray(x).reshape(x.shape))
             interp.invoke()
         except (RuntimeError, ValueError) as e:
-            return {"status": "invoke", "message": _first_line(e)}
+            if not request["dump"] or s:
+                return {"status": "invoke", "message": _first_line(e)}
+            # NOTE: the ops before the one that failed did run; the caller keeps their
+            # tensors (the values later ops hold are not computed).
+            return {**_dump(interp, outputs, s, request["out"], 0), "status": "invoke",
+                    "message": _first_line(e)}
         for i, d in enumerate(out_details):
             outputs[f"o{i}_{s}"] = np.array(interp.get_tensor(d["index"]))
         if request["dump"]:
-            for t in interp.get_tensor_details():
-                try:
-                    value = interp.get_tensor(t["index"])
-                except ValueError:
-                    continue
-                outputs[f"t{t['index']}_{s}"] = np.array(value)
+            _keep_tensors(interp, outputs, s)
+    return {**_dump(interp, outputs, samples, request["out"], len(out_details)), "status": "ok"}
+
+
+def _keep_tensors(interp, outputs: dict, sample: int) -> None:
+    for t in interp.get_tensor_details():
+        try:
+            value = interp.get_tensor(t["index"])
+        except ValueError:
+            continue
+        outputs[f"t{t['index']}_{sample}"] = np.array(value)
+
+
+def _dump(interp, outputs: dict, samples: int, path: str, count: int) -> dict:
+    """Write what was kept; for a run that failed (`samples` 0), the tensors of sample 0."""
+    if not samples:
+        _keep_tensors(interp, outputs, 0)
     tensors = sorted({int(k[1:].split("_")[0]) for k in outputs if k.startswith("t")})
-    np.savez(request["out"], **outputs)
-    return {"status": "ok", "outputs": len(out_details), "tensors": tensors}
+    np.savez(path, **outputs)
+    return {"outputs": count, "tensors": tensors, "samples": max(samples, 1)}
 
 
 def main() -> None:
