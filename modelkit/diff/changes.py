@@ -490,6 +490,10 @@ class _GraphDiff:
             # NOTE: a Const's `value` attr is its tensor's data: reported on the tensor.
             if id(x) in own_a or id(y) in own_b:
                 continue
+            if (key not in a.attrs or key not in b.attrs) and x is None and y is None:
+                # NOTE: a key absent on one side and None on the other says the same
+                # (Keras configs of two versions).
+                continue
             if key in a.attrs and key in b.attrs and attr_token(x, da) == attr_token(y, db):
                 continue
             put(f"attrs.{key}", attr_json(x) if key in a.attrs else None,
