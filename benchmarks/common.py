@@ -17,11 +17,13 @@ MODELKIT = str(Path(sys.executable).with_name("modelkit"))
 
 @dataclass
 class Measure:
-    """Medians over the runs."""
+    """Medians over the runs; `cpu` is user + system time, which other work on the
+    machine does not inflate as it does `wall`."""
 
     wall: float
     rss_mb: float
     runs: int
+    cpu: float = 0.0
 
 
 # Times one run of a command and reports its own peak RSS. NOTE: Linux keeps a
@@ -36,7 +38,7 @@ err = proc.stderr.read()
 _, status, usage = os.wait4(proc.pid, 0)
 wall = time.perf_counter() - t0
 print(json.dumps([os.waitstatus_to_exitcode(status), wall, usage.ru_maxrss / 1024,
-                  err.decode(errors="replace")[-2000:]]))
+                  err.decode(errors="replace")[-2000:], usage.ru_utime + usage.ru_stime]))
 """
 
 
@@ -45,17 +47,19 @@ def measure(cmd: list[str], runs: int = 5, warmup: int = 1) -> Measure:
 
     Peak RSS is the kernel's accounting of the child (ru_maxrss), as /usr/bin/time shows.
     """
-    walls, rss = [], []
+    walls, rss, cpus = [], [], []
     for i in range(warmup + runs):
         out = subprocess.run([PYTHON, "-c", _TIMER, *cmd], capture_output=True, text=True,
                              check=True).stdout
-        code, wall, peak, err = json.loads(out)
+        code, wall, peak, err, cpu = json.loads(out)
         if code != 0:
             raise RuntimeError(f"{' '.join(cmd)} exited {code}: {err}")
         if i >= warmup:
             walls.append(wall)
             rss.append(peak)
-    return Measure(statistics.median(walls), statistics.median(rss), runs)
+            cpus.append(cpu)
+    return Measure(statistics.median(walls), statistics.median(rss), runs,
+                   statistics.median(cpus))
 
 
 def row(cells: list[str]) -> str:
