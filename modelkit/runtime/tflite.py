@@ -69,10 +69,9 @@ def invoke_failure(text: str, path: str | None) -> InvokeError:
                  "the interpreter failed")
     ops = [op for _, op in _INVOKE_NODE_RE.findall(text)]
     if "read_variable.cc" in text:
-        message = ("the model reads a resource variable that nothing assigned (READ_VARIABLE "
-                   f"without an initializer: {first}); re-convert it with the variables "
-                   "frozen, or run the signature that initializes them first "
-                   "(`modelkit check` names each read)")
+        message = (f"the model reads a resource variable that nothing assigned ({first}); "
+                   "re-convert it with the variables frozen, or run the signature that "
+                   "assigns them first (`modelkit check` names each read)")
     else:
         message = f"the TFLite interpreter failed while running the model: {first}"
     return InvokeError(message, path, ops, first)
@@ -135,8 +134,8 @@ class TFLiteBackend(Backend):
             with warnings.catch_warnings():
                 # NOTE: preserve_all_tensors is asked for on purpose; the interpreter warns.
                 warnings.simplefilter("ignore", UserWarning)
-                if in_memory:
-                    self.interpreter = Interpreter(model_content=bytes(source), **kwargs)
+                if isinstance(self._source, bytes):
+                    self.interpreter = Interpreter(model_content=self._source, **kwargs)
                 else:
                     self.interpreter = Interpreter(model_path=str(source), **kwargs)
         except ValueError as e:

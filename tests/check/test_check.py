@@ -145,7 +145,8 @@ def test_micro_target_agrees_with_tflite_micro(broken, name):
 
 @pytest.mark.parametrize("name", ["digits_int8", "digits_float", "digits_int16x8",
                                   "digits_dynamic", "digits_fp16", "digits_uint8_legacy",
-                                  "control_flow", "mixed_int8", "tconv_int8"])
+                                  "control_flow", "mixed_int8", "tconv_int8", "sparse_fc",
+                                  "tconv_bias_custom"])
 def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
     """The default interpreter applies XNNPACK; each partition it takes is one DELEGATE
     node in its execution plan."""
@@ -157,6 +158,49 @@ def test_xnnpack_partitions_agree_with_the_default_interpreter(broken, name):
     delegates = sum(op["op_name"] == "DELEGATE" for op in it._get_ops_details())
     facts = check_model(modelkit.load(path), "xnnpack").facts
     assert facts["delegate_partitions"] == delegates
+
+
+def test_mediapipe_custom_op_runs_under_the_default_delegate_only(tmp_path):
+    """Convolution2DTransposeBias: the default interpreter (XNNPACK) runs it and gives
+    the builtin TRANSPOSE_CONV's outputs; the builtin resolver without default delegates
+    refuses it. So --target xnnpack takes it, and --target tflite warns (no error)."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    custom = ROOT / "tests/data/tconv_bias_custom.tflite"
+    x = np.random.default_rng(0).normal(size=(1, 4, 4, 4)).astype(np.float32)
+
+    def invoke(path, resolver):
+        it = Interpreter(model_path=str(path), experimental_op_resolver_type=resolver)
+        it.allocate_tensors()
+        it.set_tensor(it.get_input_details()[0]["index"], x)
+        it.invoke()
+        return it.get_tensor(it.get_output_details()[0]["index"])
+
+    builtin = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    want = invoke(ROOT / "tests/data/tconv_float.tflite", builtin)
+    got = invoke(custom, OpResolverType.AUTO)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+    failure = litert_failure(custom)
+    assert "unresolved custom op: Convolution2DTransposeBias" in failure
+
+    model = modelkit.load(custom)
+    xnn = check_model(model, "xnnpack")
+    assert xnn.findings == [] and xnn.facts["delegated_nodes"] == 1
+    tfl = check_model(model, "tflite")
+    assert tfl.errors == []
+    (warning,) = tfl.findings
+    assert (warning.severity, warning.rule, warning.op) == (
+        "warning", "default-delegate-custom-op", "Convolution2DTransposeBias")
+    assert warning.message.startswith(_expression(failure))
+    assert f"Node number {warning.node} ({warning.op})" in failure
+
+    data, out = tmp_path / "x.npy", tmp_path / "out.npz"
+    np.save(data, x)
+    p = run_cli("run", str(custom), "--data", str(data))
+    assert p.returncode == 4 and "--delegates" in p.stderr, p.stderr
+    p = run_cli("run", str(custom), "--data", str(data), "--delegates", "--output", str(out))
+    assert p.returncode == 0, p.stderr
+    np.testing.assert_array_equal(next(iter(np.load(out).values())), got)
 
 
 FIXABLE = ["fc_bias_per_tensor", "conv_bias_per_channel", "fc_bias_per_channel",

@@ -142,6 +142,34 @@ def make_if_pair(tf) -> tuple[bytes, bytes]:
     return convert(False), convert(True)
 
 
+def make_control_flow_int8(tf) -> bytes:
+    """The samples' control-flow module, quantized: IF branches and the WHILE body hold
+    int8 layers, the main graph of `gate` one."""
+    import sys
+    import tempfile
+
+    sys.path.insert(0, str(HERE.parent.parent / "samples"))
+    from make_samples import make_control_flow_module
+
+    module = make_control_flow_module(tf)
+    rng = np.random.default_rng(0)
+
+    def calibration():
+        for _ in range(64):
+            x = rng.normal(size=(1, 4)).astype(np.float32)
+            yield "gate", {"x": x}
+            yield "iterate", {"x": x, "steps": np.array(3, np.int32)}
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tf.saved_model.save(module, tmp, signatures={"gate": module.gate,
+                                                     "iterate": module.iterate})
+        conv = tf.lite.TFLiteConverter.from_saved_model(tmp, signature_keys=["gate",
+                                                                             "iterate"])
+        conv.optimizations = [tf.lite.Optimize.DEFAULT]
+        conv.representative_dataset = calibration
+        return conv.convert()
+
+
 def make_tconv_pair(tf) -> tuple[bytes, bytes]:
     """A float TRANSPOSE_CONV with bias, and the same node as Convolution2DTransposeBias."""
     import struct
@@ -192,6 +220,7 @@ def main() -> None:
     if_float, if_int8 = make_if_pair(tf)
     (HERE / "if_float.tflite").write_bytes(if_float)
     (HERE / "if_int8.tflite").write_bytes(if_int8)
+    (HERE / "control_flow_int8.tflite").write_bytes(make_control_flow_int8(tf))
     tconv, tconv_custom = make_tconv_pair(tf)
     (HERE / "tconv_float.tflite").write_bytes(tconv)
     (HERE / "tconv_bias_custom.tflite").write_bytes(tconv_custom)

@@ -8,7 +8,7 @@ from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
 from modelkit.errors import UnsupportedError, UsageError
 from modelkit.runtime import open_runtime
-from tests.conftest import ROOT, SAMPLES
+from tests.conftest import ROOT, SAMPLES, run_cli
 from tests.litert_by_hand import by_hand
 
 BUILTIN = OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
@@ -144,3 +144,80 @@ def test_scalar_input_without_a_signature(tmp_path):
     want = interp.get_tensor(interp.get_output_details()[0]["index"])
     np.testing.assert_array_equal(got, want)
     np.testing.assert_allclose(got, [[3.5, 6.0, 8.5]])
+
+
+DYNAMIC = ROOT / "tests/data/reshape_dynamic.tflite"
+
+
+def _resized_by_hand(path, x: np.ndarray) -> np.ndarray:
+    """The builtin interpreter resized to x's shape before its first allocation."""
+    interp = Interpreter(model_path=str(path), experimental_op_resolver_type=BUILTIN)
+    (d,) = interp.get_input_details()
+    interp.resize_tensor_input(d["index"], list(x.shape))
+    interp.allocate_tensors()
+    interp.set_tensor(d["index"], x)
+    interp.invoke()
+    return interp.get_tensor(interp.get_output_details()[0]["index"])
+
+
+def test_dynamic_input_stored_at_a_placeholder_shape_runs_at_the_data_shape(tmp_path):
+    """[-1, -1] stored as [1, 1]: the RESHAPE into 400-sample frames does not prepare at
+    the stored shape (the interpreter says so); `run` resizes to the data's [1, 16000]
+    first and gives the interpreter's outputs."""
+    interp = Interpreter(model_path=str(DYNAMIC), experimental_op_resolver_type=BUILTIN)
+    (d,) = interp.get_input_details()
+    assert list(d["shape"]) == [1, 1] and list(d["shape_signature"]) == [-1, -1]
+    with pytest.raises(RuntimeError, match="RESHAPE"):
+        interp.allocate_tensors()
+    x = np.random.default_rng(0).normal(size=(1, 16000)).astype(np.float32)
+    data, out = tmp_path / "audio.npy", tmp_path / "out.npz"
+    np.save(data, x)
+    p = run_cli("run", str(DYNAMIC), "--data", str(data), "--output", str(out))
+    assert p.returncode == 0, p.stderr
+    (got,) = np.load(out).values()
+    np.testing.assert_array_equal(got, _resized_by_hand(DYNAMIC, x))
+
+
+def test_dynamic_input_without_a_signature_is_resized_before_allocation(tmp_path):
+    import modelkit
+
+    model = modelkit.load(DYNAMIC)
+    model.signatures = []
+    path = tmp_path / "nosig.tflite"
+    modelkit.save(model, path)
+    x = np.linspace(-1, 1, 16000, dtype=np.float32).reshape(1, 16000)
+    rt = open_runtime(path)
+    (got,) = rt.run([x]).values()
+    np.testing.assert_array_equal(got, _resized_by_hand(path, x))
+
+
+def test_prepare_failure_at_the_data_shape_names_it_without_a_custom_op_hint(tmp_path):
+    """Too few samples for one frame: exit 2 naming the shape and the interpreter's own
+    reason, and no word of custom ops (the model has none; custom_ops.tflite keeps it)."""
+    x = np.ones((1, 100), np.float32)
+    with pytest.raises(RuntimeError) as e:
+        _resized_by_hand(DYNAMIC, x)
+    reason = str(e.value).splitlines()[0]
+    data = tmp_path / "short.npy"
+    np.save(data, x)
+    p = run_cli("run", str(DYNAMIC), "--data", str(data))
+    assert p.returncode == 2
+    (line,) = p.stderr.strip().splitlines()
+    assert "input shape [1, 100]" in line and reason in line
+    assert "custom op" not in line
+    with pytest.raises(UnsupportedError, match="custom ops need their kernels"):
+        open_runtime(ROOT / "tests/data/custom_ops.tflite")
+
+
+def test_tensor_of_no_elements_reads_as_an_empty_array():
+    """The interpreter refuses to read a zero-element tensor (the empty shape of a
+    reshape to a scalar); the backend gives an empty array of its shape."""
+    rt = open_runtime(ROOT / "tests/data/if_int8.tflite", preserve_all_tensors=True)
+    rt.run([np.ones((1, 4), np.float32)])
+    empty = [d for d in rt.tensor_details() if 0 in d["shape"]]
+    assert empty
+    for d in empty:
+        with pytest.raises(ValueError, match="Invalid tensor size"):
+            rt.interpreter.get_tensor(d["index"])
+        got = rt.tensor(d["index"])
+        assert got.shape == tuple(d["shape"]) and got.dtype == d["dtype"]
