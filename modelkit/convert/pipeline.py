@@ -168,12 +168,20 @@ def _convert(run: Conversion, result: ConvertResult, gio: GraphIO | None) -> Non
                 _write_savedmodel(run, src, gio, tmp)
         size = _size(tmp)
         interrupts.stage("verify")
-        with run.tf_errors("verifying the result"):
-            if target == "tflite":
-                _tflite_report(run, result, tmp, src.backend)
-                _check_float_left(run, result, tmp)
-            elif opts.verify:
-                _verify_other(run, result, tmp, target, src.backend)
+        try:
+            with run.tf_errors("verifying the result"):
+                if target == "tflite":
+                    _tflite_report(run, result, tmp, src.backend)
+                    _check_float_left(run, result, tmp)
+                elif opts.verify:
+                    _verify_other(run, result, tmp, target, src.backend)
+        except ModelkitError as e:
+            # NOTE: the result is checked in its temporary place; the user knows DST.
+            if e.path is not None and Path(e.path) == tmp:
+                e.path = str(opts.dst)
+                e.message += " (nothing written)"
+                e.args = (e.message,)
+            raise
         if result.verification is not None and result.verification.broken:  # type: ignore[attr-defined]
             err = VerificationError(
                 "the converted model is numerically broken: "
