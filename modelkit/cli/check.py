@@ -52,14 +52,14 @@ def _format(output_format: str | None, json_out: bool) -> str:
 @app.command()
 def check(
     models: list[Path] = typer.Argument(
-        ..., help="Model files or folders; a folder that is not itself a model (SavedModel, "
+        ..., metavar="MODEL...", help="Model files or folders; a folder that is not itself a model (SavedModel, "
                   "checkpoint) is searched for models."),
     target: list[str] = typer.Option(
         None, "--target", "-t",
         help="tflite (builtin kernels, no delegates)|micro|edgetpu|gpu|xnnpack; repeat for "
-             "several [default: tflite]."),
+             "several; default tflite."),
     output_format: Optional[str] = typer.Option(
-        None, "--format", help="text|json|sarif|junit [default: text]."),
+        None, "--format", help="text (default)|json|sarif|junit."),
     json_out: bool = typer.Option(False, "--json", help="Same as --format json (see README)."),
     fmt: Optional[str] = typer.Option(None, "--from", help="Force the input format."),
     verbose: bool = typer.Option(False, "--verbose", "-v",

@@ -32,7 +32,7 @@ def summarize_job(path: str, tensors: bool, subgraph: int | None,
 @app.command()
 def summarize(
     models: list[Path] = typer.Argument(
-        ..., help="Model files or folders; a folder that is not itself a model (SavedModel, "
+        ..., metavar="MODEL...", help="Model files or folders; a folder that is not itself a model (SavedModel, "
                   "checkpoint) is searched for models."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (see README for the schema)."),
     tensors: bool = typer.Option(False, "--tensors", help="Add every tensor as a table."),
