@@ -52,8 +52,9 @@ def _format(output_format: str | None, json_out: bool) -> str:
 @app.command()
 def check(
     models: list[Path] = typer.Argument(
-        ..., metavar="MODEL...", help="Model files or folders; a folder that is not itself a model (SavedModel, "
-                  "checkpoint) is searched for models."),
+        ..., metavar="MODEL...",
+        help="Model files or folders; a folder that is not itself a model (SavedModel, "
+             "checkpoint) is searched for models."),
     target: list[str] = typer.Option(
         None, "--target", "-t",
         help="tflite (builtin kernels, no delegates)|micro|edgetpu|gpu|xnnpack; repeat for "
@@ -68,8 +69,7 @@ def check(
 ) -> None:
     """Check models against a target runtime's rules, per node, without running them.
 
-    Exit 4 when a model has an error (the target refuses it or computes wrong results),
-    3 when a model cannot be read (over many models 3 outranks 4), 0 otherwise.
+    Exit 4: a model has an error (refused, or wrong results); 3: one cannot be read.
     """
     with reporting_errors():
         from modelkit.check import TARGETS

@@ -32,8 +32,9 @@ def summarize_job(path: str, tensors: bool, subgraph: int | None,
 @app.command()
 def summarize(
     models: list[Path] = typer.Argument(
-        ..., metavar="MODEL...", help="Model files or folders; a folder that is not itself a model (SavedModel, "
-                  "checkpoint) is searched for models."),
+        ..., metavar="MODEL...",
+        help="Model files or folders; a folder that is not itself a model (SavedModel, "
+             "checkpoint) is searched for models."),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (see README for the schema)."),
     tensors: bool = typer.Option(False, "--tensors", help="Add every tensor as a table."),
     subgraph: Optional[int] = typer.Option(None, "--subgraph", help="Only this graph index."),
