@@ -2,9 +2,9 @@
 dumps every tensor of both files with the LiteRT interpreter and compares them.
 
 The model is bench_summarize's 50 MB float model (48 blocks of Dense(512) and
-elementwise ops, made on the fly into benchmarks/_work). Its copy with one weight element changed is the
-same file with one float32 of one buffer rewritten (found with modelkit, written
-with plain file I/O); the identical case is a byte copy. `cmp` only says whether
+elementwise ops, made on the fly into benchmarks/_work). Its copy with one weight
+element changed is the same file with one float32 of one buffer rewritten (found
+with modelkit, written with plain file I/O); the identical case is a byte copy. `cmp` only says whether
 and where the bytes differ; the interpreter script and `modelkit diff` name the
 tensor. Exit code 1 ("different") counts as success on every side.
 """
