@@ -202,8 +202,8 @@ def _notes(p: GraphPair) -> list[str]:
                      "structure); everything is reported as removed and added")
     if m.cross_domain:
         notes.append(f"graph {p.a}: {graph_domain(ga.nodes)} and {graph_domain(gb.nodes)} ops "
-                     "are matched through the op-name table; attributes are not compared "
-                     "across formats")
+                     "are matched through the op-name table; of the attributes, only the "
+                     "activation and the padding are compared across formats")
     return notes
 
 
@@ -239,6 +239,36 @@ def _same_quant(a: QuantParams | None, b: QuantParams | None) -> bool:
     return (axis_a == axis_b and a.scale.shape == b.scale.shape
             and bool(np.array_equal(a.scale, b.scale))
             and bool(np.array_equal(a.zero_point, b.zero_point)))
+
+
+# Across formats, the attributes every format spells: the activation an op applies
+# (TFLite's fused_activation_function, a Keras layer's `activation`, the TF op fused
+# into it) and its padding.
+_KERAS_ACTIVATIONS = {"linear": "NONE", "relu": "RELU", "relu6": "RELU6", "tanh": "TANH",
+                      "sigmoid": "SIGMOID"}
+_TF_ACTIVATIONS = {"Relu": "RELU", "Relu6": "RELU6", "Tanh": "TANH", "Sigmoid": "SIGMOID"}
+
+
+def common_attr(m: NodeMatch, name: str, side_a: bool) -> str | None:
+    """`activation` or `padding` of one side of a cross-format pair, in TFLite's
+    spelling (`RELU`, `SAME`), or None where that side does not say."""
+    node = m.a if side_a else m.b
+    fused = m.fused_a if side_a else m.fused_b
+    if name == "padding":
+        v = node.attrs.get("padding")
+        return None if v is None else str(v).upper()
+    if node.domain == "tflite":
+        v = node.attrs.get("fused_activation_function")
+        return None if v is None else str(v)
+    if node.domain == "keras":
+        v = node.attrs.get("activation")
+        return None if not isinstance(v, str) else _KERAS_ACTIVATIONS.get(v, v.upper())
+    if node.domain == "tf" and m.reason == "fused name":
+        # NOTE: only where the TFLite op names what it fused; else a TF Relu is its
+        # own node, matched or removed on its own.
+        acts = [_TF_ACTIVATIONS[n.op] for n in fused if n.op in _TF_ACTIVATIONS]
+        return acts[-1] if acts else "NONE"
+    return None
 
 
 def _strip_port(name: str) -> str:
@@ -437,7 +467,12 @@ class _GraphDiff:
             and b.name == b.outputs[0].name
         if a.name != b.name and not derived and not (self.cross and m.reason == "fused name"):
             put("name", a.name, b.name)
-        if not self.cross:
+        if self.cross:
+            for name in ("activation", "padding"):
+                x, y = common_attr(m, name, True), common_attr(m, name, False)
+                if x is not None and y is not None and x != y:
+                    put(name, x, y)
+        else:
             self._attrs(a, b, put)
             self._inputs(a, b, fields, details)
             if a.version != b.version:

@@ -136,3 +136,54 @@ def test_diffing_reads_no_tensorflow():
     res = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
                          text=True, timeout=120)
     assert res.returncode == 0, res.stderr
+
+
+def _profile(d) -> dict:
+    """{(kind, what, name): fields} of a change list; quantized weights that are all
+    within half a step of the source's (rounding, the conversion itself) are
+    `weights (rounding)`."""
+    out = {}
+    for c in d.changes:
+        fields = set(c.fields)
+        steps = c.details.get("weights", {}).get("max_abs_diff_in_steps")
+        if "weights" in fields and steps is not None and steps <= 0.5 + 1e-6:
+            fields = (fields - {"weights"}) | {"weights (rounding)"}
+        out[(c.kind, c.what, (c.a or c.b).name)] = fields
+    return out
+
+
+# (source, its TFLite conversion, the source's names for the second CONV_2D's filter,
+# the first CONV_2D, the SOFTMAX and its output)
+CONVERSIONS = [
+    ("digits_keras.h5", "digits_float.tflite", "conv2/kernel", "conv1", "probs", "probs"),
+    ("digits_frozen.pb", "digits_uint8_legacy.tflite", "conv2/kernel:0", "conv1/Conv2D",
+     "probs", "probs:0"),
+]
+
+
+@pytest.mark.parametrize("src,lite,kernel,conv,softmax,probs", CONVERSIONS)
+def test_planted_edit_on_the_conversion_is_the_new_difference(tmp_path, src, lite, kernel,
+                                                              conv, softmax, probs):
+    """Across formats: diff(source, edited conversion) has exactly the edit more than
+    diff(source, conversion); removing the SOFTMAX also takes away its own differences
+    and those of the tensor it computed."""
+    from tests.diff.planting import (tflite_fused_activation, tflite_insert_node,
+                                     tflite_remove_softmax, tflite_weight_element)
+
+    source = modelkit.load(SAMPLES / src)
+    before = _profile(diff_models(source, modelkit.load(SAMPLES / lite)))
+    edits = [(tflite_weight_element, {("changed", "tensor", kernel): {"weights"}}, set()),
+             (tflite_fused_activation, {("changed", "node", conv): {"activation"}}, set()),
+             (tflite_insert_node, {("added", "node", "inserted/relu"): set()}, set()),
+             (tflite_remove_softmax, {("removed", "node", softmax): set()},
+              {("changed", "tensor", probs), ("changed", "node", softmax)})]
+    for i, (edit, expected, expected_gone) in enumerate(edits):
+        model = modelkit.load(SAMPLES / lite)
+        edit(model)
+        out = tmp_path / f"edit{i}.tflite"
+        modelkit.save(model, out)
+        after = _profile(diff_models(source, modelkit.load(out)))
+        new = {k: f - before.get(k, set()) for k, f in after.items()}
+        new = {k: f for k, f in new.items() if f or k not in before}
+        gone = {k for k in before if k not in after and before[k]}
+        assert new == expected and gone <= expected_gone, edit.__name__
