@@ -8,6 +8,7 @@ Oracles: planted edits (tests/diff/planting.py), diff(1)'s exit codes, git's own
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import shutil
 import subprocess
@@ -237,16 +238,18 @@ def test_textconv_is_stable_and_names_no_path(tmp_path):
 
 
 def test_git_diff_shows_what_changed_through_the_recipe(tmp_path, attr_edit):
-    if shutil.which("git") is None:
+    git_exe = shutil.which("git")
+    if git_exe is None:
         pytest.skip("git is not installed")
     repo = tmp_path / "repo"
     repo.mkdir()
+    # NOTE: a HOME of its own, so no user or system git config takes part.
     env = {"HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "t",
            "GIT_AUTHOR_EMAIL": "t@example.com", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": "/usr/bin:/bin"}
+           "GIT_COMMITTER_EMAIL": "t@example.com", "PATH": os.environ.get("PATH", "")}
 
     def git(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True,
+        return subprocess.run([git_exe, *args], cwd=repo, env=env, capture_output=True,
                               text=True, timeout=120, check=True)
 
     git("init", "-q")

@@ -129,6 +129,8 @@ def test_savedmodel_pairs_its_function_with_the_tflite_main_graph():
 def test_diffing_reads_no_tensorflow():
     code = ("import sys, modelkit\n"
             "from modelkit.diff import diff_models\n"
+            "import modelkit.diff.render, modelkit.diff.dump\n"
+            "assert 'numpy' not in sys.modules, 'numpy imported'\n"
             "a = modelkit.load('samples/digits_frozen.pb')\n"
             "b = modelkit.load('samples/digits_uint8_legacy.tflite')\n"
             "assert not diff_models(a, b).same\n"
