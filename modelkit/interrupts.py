@@ -34,25 +34,31 @@ def _record(signum, frame) -> None:
 
 @contextmanager
 def recording() -> Iterator[None]:
-    """Record SIGINT for the block (it still raises KeyboardInterrupt as usual).
+    """Record SIGINT for the block (it still raises KeyboardInterrupt as usual); a
+    block that received one ends with KeyboardInterrupt, whatever else it raised or
+    even when it went on to the end.
 
     Nothing is installed outside the main thread, or when SIGINT is ignored (a
     process started in the background), or already handled by someone else.
     """
     global _received
     _received = False
-    if threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield
         return
-    previous = signal.getsignal(signal.SIGINT)
-    if previous is not signal.default_int_handler:
-        yield
-        return
-    signal.signal(signal.SIGINT, _record)
+    previous = signal.signal(signal.SIGINT, _record)
     try:
         yield
+    except BaseException:
+        if _received:
+            raise KeyboardInterrupt from None
+        raise
+    else:
+        check()
     finally:
         signal.signal(signal.SIGINT, previous)
+        _received = False
 
 
 def received() -> bool:

@@ -119,15 +119,10 @@ def convert(
             try:
                 result = run(opts)
             except VerificationError as e:
-                interrupts.check()
+                interrupts.check()  # NOTE: no report of a run that was interrupted.
                 broken = getattr(e, "result", None)
                 if broken is not None:
                     _print(broken, as_json)
-                raise
-            except Exception:
-                # NOTE: an interrupt TensorFlow swallowed (or pybind11 turned into
-                # another error) still ends the command as interrupted.
-                interrupts.check()
                 raise
         _print(result, as_json)
         sys.stdout.flush()

@@ -72,12 +72,6 @@ def reporting_errors() -> Iterator[None]:
     except ModelkitError as e:
         if _state["debug"]:
             raise
-        from modelkit import interrupts
-
-        if interrupts.received():
-            # NOTE: the error came of an interrupt that was swallowed on the way.
-            error("interrupted")
-            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         error(str(e))
         raise typer.Exit(int(e.exit_code)) from None
     except KeyboardInterrupt:
