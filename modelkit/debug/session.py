@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from modelkit.convert.data import InputSpec, load_data
+from modelkit.convert.data import InputSpec, check_data, load_data
 from modelkit.convert.progress import Progress
 from modelkit.convert.selective import Denylist
 from modelkit.debug.analyze import Analysis, Layer, analyze
@@ -248,7 +248,8 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             specs = _specs(rt)
         arrays = load_data(opts.data, specs, limit=opts.samples)  # type: ignore[arg-type]
         count = int(arrays[0].shape[0])
-        labels = load_labels(opts.labels, count) if opts.labels is not None else None
+        labels = (load_labels(opts.labels, count, total=check_data(opts.data))
+                  if opts.labels is not None else None)
         samples = _sample_factory(arrays, count)
         accuracy: dict[str, float] = {}
         notes: list[str] = []

@@ -43,3 +43,20 @@ def test_dummy_ranges_are_found_where_they_clip(legacy):
             assert layer.stats["rmse_scale"] < 0.7
     assert legacy.suggest_denylist[0] == "logits/MatMul;logits/BiasAdd"
     assert all(x.match == "name" for x in legacy.layers)
+
+
+def test_library_refuses_labels_of_another_count(tmp_path):
+    """As the CLI: 30 labels for the 20 samples of the data is a usage error."""
+    import numpy as np
+
+    from modelkit.errors import UsageError
+
+    with np.load(SAMPLES / "digits_test.npz") as d:
+        x, y = d["x"][:20], d["y"][:30]
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    with pytest.raises(UsageError, match="30"):
+        run_debug(DebugOptions(src=SAMPLES / "digits_float.tflite",
+                               quant=SAMPLES / "digits_int8.tflite",
+                               data=tmp_path / "x.npy", labels=tmp_path / "y.npy",
+                               samples=20), Progress(quiet=True))
