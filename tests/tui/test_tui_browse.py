@@ -330,3 +330,40 @@ async def test_help_lists_every_binding(sample_path):
         await pilot.press("q")
         await settle(pilot)
     assert app.return_code == 0
+
+
+@pytest.mark.asyncio
+async def test_graphdef_tensor_index_agrees_with_its_title():
+    """A GraphDef numbers no tensors: the browser numbers them by position (each node's
+    outputs in node order), the same number in the title, the index line, the search and
+    the tensors table. Oracle: the node order of the same graph as text (.pbtxt)."""
+    from conftest import ROOT
+
+    text = (ROOT / "samples" / "digits_frozen.pbtxt").read_text()
+    names = re.findall(r'^node \{\n  name: "([^"]+)"', text, re.M)
+    inputs = re.findall(r'^  input: "([^"]+)"', text, re.M)
+    # Every node has one output here (nothing reads a port other than 0), so tensor
+    # `name:0` is at the position of its node.
+    assert names and not any(re.search(r":[1-9]\d*$", i) for i in inputs)
+    conv = names.index("conv1/Conv2D")
+    want = names.index("conv1/kernel/read")
+    app = load_browser(ROOT / "samples" / "digits_frozen.pb")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await goto_node(pilot, conv)
+        assert details_title(app) == f"node #{conv}  Conv2D"
+        await pilot.press("enter", "down", "enter")  # the links, input 1, follow it
+        await settle(pilot)
+        assert details_title(app).startswith(f"tensor #{want} ")
+        assert details_title(app).endswith("conv1/kernel/read:0")
+        assert details_facts(app)["index"] == f"{want} (position in the graph)"
+        await pilot.press("slash", *"kernel/read")
+        await settle(pilot)
+        rows = [r for r in option_texts(app, "#search-results") if "conv1/kernel/read:0" in r]
+        assert len(rows) == 1 and re.search(rf"^tensor\s+#{want}\s", rows[0]), rows
+        await pilot.press("escape", "t")
+        await settle(pilot)
+        table = app.screen.query_one(DataTable)
+        row = next(table.get_row_at(i) for i in range(table.row_count)
+                   if table.get_row_at(i)[1] == "conv1/kernel/read:0")
+        assert row[0] == want

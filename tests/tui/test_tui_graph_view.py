@@ -404,3 +404,22 @@ async def test_graph_view_follows_into_other_subgraphs():
         g = model.graphs[body]
         kinds = [v.drawing.structure.kinds[b] for b in v.drawing.boxes]
         assert sorted(ni for k, ni, _ in kinds if k == "node") == list(range(len(g.nodes)))
+
+
+@pytest.mark.asyncio
+async def test_an_overlay_partly_of_another_model_is_said_in_the_app(sample_path, tmp_path):
+    from conftest import HERE
+
+    doc = json.loads((HERE / "data" / "digits_int8_debug.json").read_text())
+    doc["layers"][0]["node_name"] = "renamed"
+    path = tmp_path / "partial.json"
+    path.write_text(json.dumps(doc))
+    app = load_browser(sample_path, graph=True)
+    debug = DebugOverlay.read(path)
+    assert debug.bind(app.model) == 6 and debug.unmatched == 1
+    app.overlays.debug = debug
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert [n.message for n in app._notifications] == [
+            "6 of 7 layers of the overlay match a node of the model; the other 1 (another "
+            "model's?) are not shown"]

@@ -366,11 +366,12 @@ class MainScreen(Screen):
 
     def action_step(self, step: int) -> None:
         """Select the previous or next op in execution order: from the node shown, or,
-        while a tensor or a graph is shown (`c` on several consumers, a link), from the
-        node shown before it in the same graph."""
+        while a tensor is shown (`c` on several consumers, a link), from the node shown
+        before it in the same graph; from a graph, its first op."""
         cur = self.current
         gi = cur.graph if cur is not None else 0
-        base = cur if cur is not None and cur.kind == NODE else self.last_node
+        base = cur if cur is not None and cur.kind == NODE else \
+            self.last_node if cur is not None and cur.kind == TENSOR else None
         if base is None or base.graph != gi or not self.index.exists(base):
             if self.index.model.graphs and self.index.model.graphs[gi].nodes:
                 self.show(Target(NODE, gi, 0), record=True)
