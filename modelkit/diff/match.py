@@ -225,14 +225,18 @@ class _Side:
 
     def consumers(self, v: Value) -> Iterator[tuple[Node, int]]:
         """(node, position) reading `v`; across domains, through pass-through ops."""
-        for n, pos in v.consumers:
-            if id(n) not in self.node_ids:
-                continue
-            if id(n) in self.pass_through and pos == 0 and n.outputs:
-                for out in n.outputs[:1]:
-                    yield from self.consumers(out)
-                continue
-            yield n, pos
+        todo, seen = [v], {id(v)}
+        while todo:
+            for n, pos in todo.pop().consumers:
+                if id(n) not in self.node_ids:
+                    continue
+                if id(n) in self.pass_through and pos == 0 and n.outputs:
+                    # NOTE: iterative, with a seen set: a corrupt graph may loop.
+                    if id(n.outputs[0]) not in seen:
+                        seen.add(id(n.outputs[0]))
+                        todo.append(n.outputs[0])
+                    continue
+                yield n, pos
 
 
 class _Matcher:
@@ -272,6 +276,11 @@ class _Matcher:
         self.n_ba[id(b)] = a
         self.taken_a.update(id(n) for n in (a, *fused_a))
         self.taken_b.update(id(n) for n in (b, *fused_b))
+        if not (self.cross or fused_a or fused_b):
+            # NOTE: outputs at once, so that every tensor a name-matched node computes
+            # is paired before input positions are followed.
+            for oa, ob in zip(a.outputs, b.outputs):
+                self.add_value(oa, ob, "producer")
         self.work.append(m)
         return True
 
@@ -380,10 +389,7 @@ class _Matcher:
         if m.fused_a or m.fused_b or self.cross:
             self.from_group(m)
             return
-        a, b = m.a, m.b
-        for oa, ob in zip(a.outputs, b.outputs):
-            self.add_value(oa, ob, "producer")
-        for va, vb in zip(a.inputs, b.inputs):
+        for va, vb in zip(m.a.inputs, m.b.inputs):
             self.pair_inputs(va, vb)
 
     def from_group(self, m: NodeMatch) -> None:
