@@ -49,10 +49,12 @@ def extract(
         from modelkit.cli.main import warn
         from modelkit.fileio import check_output
         from modelkit.formats import registry
+        from modelkit.reduce.extract import check_destination
         from modelkit.reduce.extract import extract as cut_out
 
         check_output(dst, force=force, sources=(src,))
         model = registry.load(src, fmt)
+        check_destination(dst, model.format)
         cut = cut_out(model, comma_list(inputs), comma_list(outputs) or [])
         registry.save(cut.model, dst, force=force)
         for note in cut.notes:

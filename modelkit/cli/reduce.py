@@ -56,6 +56,9 @@ def reduce(
     artifacts: Path = typer.Option(None, "--artifacts", metavar="DIR",
                                    help="Keep every model tried in DIR/good and DIR/bad."),
     timeout: float = typer.Option(60.0, "--timeout", help="Seconds one run may take."),
+    mode: str = typer.Option("bisect", "--mode", help="bisect (bisect the ops, then try "
+                             "leaving out each op left) or linear (try leaving out each "
+                             "op of the whole model)."),
     delegates: bool = typer.Option(False, "--delegates", help="TFLite: let the interpreter "
                                    "apply its default delegates (XNNPACK)."),
     fmt: Optional[str] = typer.Option(None, "--from", help="Force the input format."),
@@ -70,7 +73,7 @@ def reduce(
         opts = ReduceOptions(src=src, dst=dst, until=until, check=check, fail_regex=fail_regex,
                              target=target, reference=reference, data=data, atol=atol,
                              rtol=rtol, limit=limit, artifacts=artifacts, force=force,
-                             fmt=fmt, delegates=delegates, timeout=timeout,
+                             fmt=fmt, delegates=delegates, timeout=timeout, mode=mode,
                              debug=_state["debug"])
         report = reduce_model(opts, Progress())
         if as_json:

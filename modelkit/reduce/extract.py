@@ -64,6 +64,24 @@ def check_format(model: Model, what: str) -> None:
                          f"model; {hint}", model.path)
 
 
+def check_destination(dst, fmt: str) -> None:
+    """Refuse an output named like a model of another format (a cut GraphDef called
+    `x.tflite`).
+
+    Raises:
+        UsageError: the extension says another format.
+    """
+    from pathlib import Path
+
+    from modelkit.formats.registry import EXTENSIONS
+
+    named = EXTENSIONS.get(Path(dst).suffix.lower())
+    if named is not None and named != fmt:
+        want = ".tflite" if fmt == "tflite" else ".pb or .pbtxt"
+        raise UsageError(f"the result is a {fmt} model, but the name says {named}; name it "
+                         f"{want}", str(dst))
+
+
 # ----------------------------------------------------------------------------- names
 
 

@@ -28,11 +28,12 @@ from modelkit.fileio import atomic_output, check_output
 from modelkit.ir import Model, Node, Value
 from modelkit.reduce.conditions import (Candidate, CheckError, Command, Condition, Mismatch,
                                         Narrowed, Refused, node_of)
-from modelkit.reduce.extract import check_format, cut_model
+from modelkit.reduce.extract import check_destination, check_format, cut_model
 from modelkit.reduce.search import Search, Verdict
 
 SCHEMA_VERSION = 1
 UNTIL = ("refused", "check-error", "mismatch")
+MODES = ("bisect", "linear")
 _EXT = {"tflite": ".tflite", "graphdef": ".pb"}
 _NOT_OPS = frozenset({"Const", "Placeholder", "PlaceholderV2"})
 
@@ -62,6 +63,7 @@ class ReduceOptions:
     delegates: bool = False
     timeout: float = 60.0
     seed: int = 0
+    mode: str = "bisect"
     debug: bool = False
 
 
@@ -236,6 +238,8 @@ def validate(opts: ReduceOptions) -> None:
         raise UsageError("--limit must be at least 1")
     if opts.timeout <= 0:
         raise UsageError("--timeout must be positive")
+    if opts.mode not in MODES:
+        raise UsageError(f"--mode {opts.mode!r}: choose bisect (then linear) or linear")
 
 
 def _regex(text: str | None) -> re.Pattern | None:
@@ -280,6 +284,7 @@ def reduce_model(opts: ReduceOptions, progress=None) -> ReduceReport:
         _check_artifacts(Path(opts.artifacts), opts.force, src)
     model = registry.load(src, opts.fmt)
     check_format(model, "reduce")
+    check_destination(opts.dst, model.format)
     if opts.until in ("refused", "mismatch") and model.format != "tflite":
         raise UsageError(f"--until {opts.until} runs the TFLite interpreter; SRC is a "
                          f"{model.format} model (use --until check-error or --check)",
@@ -470,15 +475,15 @@ class _Runner:
                               f"{result.message})")
             failed_at, _ = node_of(result.message, [n.index for n in graph.nodes])
             usable = set()
-            if failed_at is not None and self.samples == 1:
+            where = ""
+            if failed_at is not None and self.samples == 1 and result.tensors:
                 # NOTE: the ops before the failing one ran; their outputs are real.
                 usable = {id(v) for n in graph.nodes if n.index is not None
                           and n.index < failed_at for v in n.outputs}
-            self.values_from += ("; the whole model does not run, so cut inputs get "
-                                 + ("the values the ops before the failing one computed, "
-                                    "others " if usable else "")
-                                 + f"values generated from their own type and range "
-                                   f"(seed {self.opts.seed})")
+                where = f" from op #{failed_at} on"
+            self.values_from += (f"; the whole model does not run: cut inputs{where} get "
+                                 f"values generated from their own type and range (seed "
+                                 f"{self.opts.seed})")
         by_index = {v.index: v for v in graph.values if v.index is not None}
         for index, arrays in result.tensors.items():
             v = by_index.get(index)
@@ -573,7 +578,8 @@ class _Runner:
     # -- the search -----------------------------------------------------------------
 
     def search(self, started: float) -> ReduceReport:
-        search = Search(len(self.ops), self.evaluate)
+        bisect = self.opts.mode == "bisect"
+        search = Search(len(self.ops), self.evaluate, outputs=bisect, inputs=bisect)
         interrupted = False
         try:
             search.run()

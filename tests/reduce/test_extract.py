@@ -209,3 +209,11 @@ def test_other_formats_are_refused(tmp_path):
                   "--outputs", "x")
     assert res.returncode == 2
     assert "works on TFLite and GraphDef models" in res.stderr
+
+
+def test_output_named_for_another_format_is_usage_error(tmp_path):
+    res = run_cli("extract", str(INT8), str(tmp_path / "c.pb"), "--inputs", "#13",
+                  "--outputs", "#20")
+    assert res.returncode == 2
+    assert "name it .tflite" in res.stderr
+    assert not (tmp_path / "c.pb").exists()

@@ -269,3 +269,21 @@ def test_refusal_deferred_to_invoke_reduces_to_the_one_op(tmp_path):
     assert report["message"].startswith("prepare: ")
     with pytest.raises(RuntimeError, match=r"output_scale <= 0\.02"):
         _interpreter(dst).allocate_tensors()
+
+
+def test_mode_linear_leaves_out_one_op_at_a_time(tmp_path):
+    src = _broken_digits(tmp_path)
+    report, _ = _reduce_json(str(src), str(tmp_path / "small.tflite"), "--until", "refused",
+                             "--mode", "linear")
+    assert [o["index"] for o in report["original_ops"]] == [8]
+    # the run on SRC, then ops 0..9 left out in turn (only op 8 is kept)
+    linear = report["iterations"][1:]
+    assert [it["removed"] for it in linear] == list(range(10))
+    assert [it["verdict"] for it in linear] == ["fail"] * 8 + ["pass", "fail"]
+
+
+def test_output_named_for_another_format_is_usage_error(tmp_path):
+    res = run_cli("reduce", str(SAMPLES / "digits_int8.tflite"), str(tmp_path / "s.pb"),
+                  "--until", "refused")
+    assert res.returncode == 2
+    assert "the result is a tflite model, but the name says graphdef" in res.stderr
