@@ -151,13 +151,9 @@ def field_text(name: str, detail: Any) -> str:
         return "inputs " + ", ".join(parts)
     if name in ("dtype", "shape") and isinstance(detail.get("a"), list) and "tensors" in detail:
         fmt = _shape_text if name == "shape" else _value
-        if name == "shape":
-            a = [fmt(s) for s in detail["a"]]
-            b = [fmt(s) for s in detail["b"]]
-        else:
-            a = [fmt(s) for s in detail["a"]]
-            b = [fmt(s) for s in detail["b"]]
-        return f"{name} {','.join(a)} -> {','.join(b)}"
+        a = ",".join(fmt(x) for x in detail["a"])
+        b = ",".join(fmt(x) for x in detail["b"])
+        return f"{name} {a} -> {b}"
     if name == "shape":
         return f"shape {_shape_text(detail.get('a'))} -> {_shape_text(detail.get('b'))}"
     return f"{name} {_value(detail.get('a'))} -> {_value(detail.get('b'))}"
