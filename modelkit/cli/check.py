@@ -93,10 +93,26 @@ def check(
             reports = check_job(str(paths[0]), targets, fmt)
             _emit(out, reports, targets, [])
             code = 0 if all(r.ok for r in reports) else 4
+            if code and out == "text":
+                _suggest_reduce(paths[0], next(r for r in reports if not r.ok).target)
         else:
             code = _check_many(paths, targets, fmt, out, verbose)
         if code:
             raise typer.Exit(code)
+
+
+def _suggest_reduce(path: Path, target: str) -> None:
+    """Point to `modelkit reduce`, which cuts a TFLite or GraphDef model down to the op
+    in error (a small model to share or to debug)."""
+    if path.suffix.lower() not in (".tflite", ".pb", ".pbtxt"):
+        return
+    import shlex
+    import sys
+
+    small = path.with_name(f"{path.stem}_reduced{path.suffix}")
+    print(f"modelkit: note: to cut the model down to the op in error: modelkit reduce "
+          f"{shlex.quote(str(path))} {shlex.quote(str(small))} --until check-error "
+          f"--target {target}", file=sys.stderr)
 
 
 def _check_many(paths: list[Path], targets: tuple[str, ...], fmt: str | None, out: str,

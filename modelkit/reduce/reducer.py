@@ -312,7 +312,13 @@ def reduce_model(opts: ReduceOptions, progress=None) -> ReduceReport:
                 from modelkit.reduce.worker import InterpreterWorker
 
                 worker = InterpreterWorker(timeout=opts.timeout, delegates=opts.delegates)
-            feeds, values_from = _source_feeds(model, opts)
+            if needs_worker:
+                feeds, values_from = _source_feeds(model, opts)
+            else:
+                feeds, values_from = [], "none (the condition does not run the model)"
+                if opts.data is not None:
+                    progress.warn(f"--data is not used: {opts.until or 'this --check'} does "
+                                  "not run the model")
             if opts.until == "refused":
                 condition = Refused(worker)
             elif opts.until == "check-error":
@@ -334,13 +340,11 @@ def reduce_model(opts: ReduceOptions, progress=None) -> ReduceReport:
                                            f"there is nothing to reduce: {baseline.reason}",
                                            str(src))
             progress.stage(f"{src} ({len(ops)} ops) fails: {baseline.reason}")
-            runner = _Runner(model, ops, number, condition, opts, workdir, progress, feeds,
+            runner = _Runner(model, ops, condition, opts, workdir, progress, feeds,
                              values_from, baseline)
             if condition.runs_model:
                 runner.capture(worker)
                 progress.stage(f"values fed at the cuts: {runner.values_from}")
-            else:
-                runner.values_from = "none (the condition does not run the model)"
             return runner.search(started)
         finally:
             if worker is not None:
@@ -427,12 +431,11 @@ def _pair_inputs(ours: list[Value], theirs: list[Value]) -> dict[int, Value]:
 class _Runner:
     """Builds, judges and records the candidates of one search."""
 
-    def __init__(self, model: Model, ops: list[Node], number: dict[int, int],
-                 condition: Condition, opts: ReduceOptions, workdir: Path, progress,
-                 feeds: list[list[np.ndarray]], values_from: str, baseline: Verdict) -> None:
+    def __init__(self, model: Model, ops: list[Node], condition: Condition,
+                 opts: ReduceOptions, workdir: Path, progress, feeds: list[list[np.ndarray]],
+                 values_from: str, baseline: Verdict) -> None:
         self.model = model
         self.ops = ops
-        self.number = number
         self.condition = condition
         self.opts = opts
         self.workdir = workdir

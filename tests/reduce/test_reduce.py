@@ -287,3 +287,19 @@ def test_output_named_for_another_format_is_usage_error(tmp_path):
                   "--until", "refused")
     assert res.returncode == 2
     assert "the result is a tflite model, but the name says graphdef" in res.stderr
+
+
+def test_check_points_to_reduce_and_the_command_it_prints_works(tmp_path):
+    import shlex
+
+    src = _broken_digits(tmp_path)
+    res = run_cli("check", str(src))
+    assert res.returncode == 4
+    (note,) = [ln for ln in res.stderr.splitlines() if "modelkit reduce" in ln]
+    argv = shlex.split(note.split(": modelkit ", 1)[1])
+    assert argv[:2] == ["reduce", str(src)]
+    done = run_cli(*argv, "--json")
+    assert done.returncode == 0, done.stderr
+    assert [o["index"] for o in json.loads(done.stdout)["original_ops"]] == [8]
+    # a model without errors gets no such line
+    assert "modelkit reduce" not in run_cli("check", str(SAMPLES / "digits_int8.tflite")).stderr
