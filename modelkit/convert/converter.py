@@ -222,9 +222,42 @@ class Conversion:
                                       str(opts.src)) from None
         self.configure(converter, specs_holder[0] if specs_holder else [], keyed)
         content = self.run_converter(converter)
+        if keyed and self._reads_unassigned_variables(content):
+            content = self._from_frozen_signature(specs_holder[0] if specs_holder else [])
         if not keyed:
             content = self._with_savedmodel_signature(content)
         return content
+
+    def _reads_unassigned_variables(self, content: bytes) -> bool:
+        """True when the converted model reads resource variables nothing assigns (a
+        SavedModel written by `tf.saved_model.save` of a Keras 3 model keeps its weights
+        as VAR_HANDLE/READ_VARIABLE; the interpreter then fails at invoke)."""
+        from modelkit.check.variables import unassigned_reads
+        from modelkit.formats.tflite import load as load_tflite
+
+        path = self.workdir / "variables_probe.tflite"
+        path.write_bytes(content)
+        return bool(unassigned_reads(load_tflite(path)))
+
+    def _from_frozen_signature(self, specs) -> bytes:
+        """Convert the signature's concrete function with its variables made constants."""
+        from modelkit.runtime.tf_loaders import frozen_function
+
+        tf, opts = self.tf, self.opts
+        self.note("the converter left resource variables that nothing assigns "
+                  "(READ_VARIABLE); converted again from the signature with its variables "
+                  "frozen")
+        from modelkit.runtime.tfenv import quiet_native_stderr
+
+        with quiet_native_stderr(opts.debug):
+            # NOTE: the loaded object must outlive the function: it owns the variables.
+            loaded = tf.saved_model.load(str(opts.src))
+            frozen = frozen_function(loaded.signatures[opts.signature])
+            converter = tf.lite.TFLiteConverter.from_concrete_functions([frozen], loaded)
+        self.converter_kind = ("tf.lite.TFLiteConverter.from_concrete_functions "
+                               "(the signature, variables frozen)")
+        self.configure(converter, specs, True)
+        return self.run_converter(converter)
 
     def _with_savedmodel_signature(self, content: bytes) -> bytes:
         """The v1 converter's model with the SavedModel signature's keys as its

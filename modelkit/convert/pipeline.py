@@ -415,7 +415,13 @@ def _compare_or_note(run: Conversion, source: Backend, target: Backend, samples,
 
     try:
         return compare(source, target, samples, origin, step)
-    except (UsageError, ConversionError, InvokeError) as e:
+    except InvokeError as e:
+        # NOTE: a model its own interpreter cannot run is a failed conversion, not a
+        # skipped verification: writing it with exit 0 would say it works.
+        interrupts.check()
+        raise VerificationError(f"the converted model fails in the TFLite interpreter: "
+                                f"{e.message} (nothing written)", str(run.opts.dst)) from None
+    except (UsageError, ConversionError) as e:
         interrupts.check()
         run.note(f"verification skipped: {e.message}")
         return None

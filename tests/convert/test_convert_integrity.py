@@ -229,3 +229,50 @@ def test_a_swallowed_interrupt_is_no_reason_to_fall_back_to_the_tf1_loader(tf,
     assert loaded == []
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not interrupts.received()
+
+
+# ------------------------------------------------------- variables the converter leaves
+
+def test_keras3_savedmodel_variables_are_frozen(tf, tmp_path):
+    """`tf.saved_model.save` of a Keras 3 model: TF's converter keeps its weights as
+    VAR_HANDLE/READ_VARIABLE that nothing assigns (the interpreter fails at invoke);
+    convert converts the signature again with its variables frozen. Oracle: the Keras
+    model's own outputs, and the interpreter running the written file."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    from modelkit.check.variables import unassigned_reads
+    from modelkit.formats.tflite import load as load_tflite
+
+    keras.utils.set_random_seed(0)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, activation="relu"),
+                              keras.layers.Dense(2)])
+    src = tmp_path / "k3_sm"
+    tf.saved_model.save(model, str(src))
+    dst = tmp_path / "k3.tflite"
+    res = cli(src, dst, "--json")
+    assert res.exit_code == 0, res.stderr
+    assert not unassigned_reads(load_tflite(dst))
+    x = np.random.default_rng(1).standard_normal((1, 4)).astype(np.float32)
+    runner = Interpreter(model_path=str(dst)).get_signature_runner("serving_default")
+    (out,) = runner(inputs=x).values()
+    np.testing.assert_allclose(out, model(x).numpy(), atol=1e-5)
+
+
+def test_a_model_its_interpreter_cannot_run_is_not_written(monkeypatch, tmp_path):
+    """A converted model that fails at invoke is a failed conversion (exit 1, nothing
+    written), never a skipped verification with exit 0."""
+    from modelkit.convert import verify
+    from modelkit.runtime.tflite import InvokeError
+
+    def failing(*args, **kwargs):
+        raise InvokeError("the model reads a resource variable that nothing assigned",
+                          "x.tflite", ["READ_VARIABLE"], "read_variable.cc variable != nullptr")
+
+    monkeypatch.setattr(verify, "compare", failing)
+    dst = tmp_path / "out.tflite"
+    res = cli(SAMPLES / "digits_frozen.pb", dst)
+    assert res.exit_code == 1
+    assert "fails in the TFLite interpreter" in res.stderr and "nothing written" in res.stderr
+    assert "wrote" not in res.stdout
+    assert list(tmp_path.iterdir()) == []
