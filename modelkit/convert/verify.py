@@ -9,7 +9,7 @@ by order.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -122,9 +122,8 @@ def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: s
         t = np.asarray(tgt[t_spec.name], dtype=np.float64).reshape(n, -1)
         if s.shape != t.shape:
             t = np.full(s.shape, np.nan)
-        cmp = _nan_never_agrees(compare_arrays(
-            t, s, name=t_spec.name, other_name=s_spec.name,
-            classes_axis=len(s_spec.shape) == 2 and s.shape[1] > 1), t, s)
+        cmp = compare_arrays(t, s, name=t_spec.name, other_name=s_spec.name,
+                             classes_axis=len(s_spec.shape) == 2 and s.shape[1] > 1)
         src_varies = varies(s)
         tgt_constant = n > 1 and not cmp.nan_or_inf and float(np.ptp(t, axis=0).max()) == 0
         report.outputs.append(OutputReport(
@@ -133,22 +132,6 @@ def compare(source: Backend, target: Backend, samples: list[np.ndarray], data: s
             nonfinite_where_source_finite=int(np.count_nonzero(
                 ~np.isfinite(t) & np.isfinite(s)))))
     return report
-
-
-def _nan_never_agrees(cmp: OutputComparison, t: np.ndarray,
-                      s: np.ndarray) -> OutputComparison:
-    """`cmp` with top-1 agreement counting a sample only when both outputs are finite.
-
-    NOTE: argmax of a NaN row is 0, so NaN outputs would "agree" with every sample
-    whose top class is 0 (all of them when the source is NaN too).
-    """
-    if cmp.top1_agreement is None:
-        return cmp
-    finite = np.isfinite(t).all(axis=1) & np.isfinite(s).all(axis=1)
-    if finite.all():
-        return cmp
-    agree = finite & (np.argmax(t, axis=1) == np.argmax(s, axis=1))
-    return replace(cmp, top1_agreement=float(agree.mean()) if agree.size else None)
 
 
 def tensor_ios(specs: list[TensorSpec], role: str) -> list[TensorIO]:

@@ -195,8 +195,12 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
         cosine = float(np.dot(fa, fb) / (na * nb))
     if classes_axis is None:
         classes_axis = a.ndim == 2 and a.shape[-1] > 1
-    top1 = (float(np.mean(np.argmax(a64, axis=-1) == np.argmax(b64, axis=-1)))
-            if classes_axis and a.size else None)
+    top1 = None
+    if classes_axis and a.size:
+        # NOTE: argmax of a NaN row is 0, so NaN outputs would "agree" with every sample
+        # whose top class is 0: a sample agrees only when both rows are finite.
+        finite = np.isfinite(a64).all(axis=-1) & np.isfinite(b64).all(axis=-1)
+        top1 = float(np.mean(finite & (np.argmax(a64, axis=-1) == np.argmax(b64, axis=-1))))
     return OutputComparison(
         name=name, other_name=other_name or name, elements=int(n),
         max_abs_error=_max(absdiff), mean_abs_error=float(absdiff.mean()) if n else 0.0,

@@ -80,3 +80,11 @@ def test_pairing_by_name_then_order():
         pair_specs(a, [_spec("x")], "output")
     with pytest.raises(UsageError, match="cannot be paired"):
         pair_specs([_spec("x", (1, 10))], [_spec("x", (1, 12))], "output")
+
+
+def test_nan_rows_never_count_as_top1_agreement():
+    """argmax of a NaN row is 0: by hand, rows 0 and 2 are NaN in A; row 1 agrees (class
+    1 in both), row 3 does not (class 0 vs 2): 1 of 4 samples agree."""
+    a = np.array([[np.nan, 0.0, 0.0], [0.1, 0.8, 0.1], [np.nan] * 3, [0.9, 0.0, 0.1]])
+    b = np.array([[0.9, 0.05, 0.05], [0.1, 0.8, 0.1], [0.7, 0.2, 0.1], [0.1, 0.0, 0.9]])
+    assert compare_arrays(a, b).top1_agreement == 0.25
