@@ -1,12 +1,12 @@
-"""The drawn graph: boxes and edges laid out in layers, in character cells.
+"""The layered graph layout: boxes and edges placed in layers, in character cells.
 
-Nothing here imports Textual. `GraphStructure` turns one IR graph into what is
-drawn (one box per op, graph inputs and outputs as boxes of their own,
-constants and weights folded into their consumer's box as Netron does, edges
-labelled with the tensor type). `GraphStructure.layout` places a set of boxes
-with grandalf's Sugiyama layered layout (layers top to bottom) and routes every
-edge orthogonally in the gaps between layers; `Layout.render_row` gives the
-characters of one screen row, so a view draws only what is visible.
+Geometry only; the terminal browser draws it with box characters (tui/graph_drawing.py)
+and the exporters scale it to SVG. `GraphStructure` turns one IR graph into what is
+drawn (one box per op, graph inputs and outputs as boxes of their own, constants and
+weights folded into their consumer's box as Netron does, edges labelled with the tensor
+type). `GraphStructure.layout` places a set of boxes with grandalf's Sugiyama layered
+layout (layers top to bottom) and routes every edge orthogonally in the gaps between
+layers, one cell per grid square.
 """
 
 from __future__ import annotations
@@ -47,16 +47,10 @@ INPUT_NAMES: dict[str, tuple[str, ...]] = {
     "Reshape": ("tensor", "shape"),
 }
 
-# Box-drawing characters by which of up/down/left/right an edge cell connects.
+# Which of up/down/left/right an edge cell connects to (bits of `Layout.cells`).
 U, D, L, R = 1, 2, 4, 8
-LINE_CHARS = {
-    U | D: "│", L | R: "─", D | R: "┌", D | L: "┐", U | R: "└", U | L: "┘",
-    U | D | R: "├", U | D | L: "┤", L | R | D: "┬", L | R | U: "┴", U | D | L | R: "┼",
-    U: "│", D: "│", L: "─", R: "─",
-}
-ARROW_DOWN, ARROW_UP = "▼", "▲"
-LIGHT = "┌┐└┘─│"
-HEAVY = "┏┓┗┛━┃"
+# The arrowhead a cell carries: into the box below, or up into the box above (back edge).
+HEAD_DOWN, HEAD_UP = "down", "up"
 
 
 def short_name(name: str, op: str = "") -> str:
@@ -124,6 +118,9 @@ class GraphStructure:
     Args:
         graph: the IR graph; only read.
     """
+
+    # NOTE: the class `layout` returns; a drawing subclass adds its renderer to it.
+    layout_type: type[Layout]
 
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -377,18 +374,20 @@ class Route:
 
 
 @dataclass
-class Decoration:
-    """Marks drawn into a box's border: text at the top (findings) and bottom (overlay)."""
-
-    top: str = ""
-    top_role: str = ""
-    bottom: str = ""
-    bottom_role: str = ""
-
-
-@dataclass
 class Layout:
-    """Boxes and routed edges in cells; rows are drawn on demand by `render_row`."""
+    """Boxes and routed edges in cells.
+
+    Attributes:
+        structure: what was laid out.
+        boxes: the placed boxes by vertex id.
+        routes: one per drawn edge.
+        width: columns of the drawing.
+        height: rows of the drawing.
+        cells: row -> column -> [bits (U|D|L|R it connects), edge index, head ("",
+            HEAD_DOWN or HEAD_UP)] for every cell an edge runs through.
+        labels: row -> (column, text, edge index) of the tensor types written beside ports.
+        row_boxes: row -> the boxes that cover it.
+    """
 
     structure: GraphStructure
     boxes: dict[int, Box]
@@ -406,114 +405,6 @@ class Layout:
             if b.x <= x < b.right:
                 return vid
         return None
-
-    def box_line(self, vid: int, row: int, selected: bool,
-                 deco: Decoration | None) -> list[tuple[str, str]]:
-        """Row `row` of box `vid` as (text, role) pieces, borders included."""
-        b = self.boxes[vid]
-        vx = self.structure.vertex(vid)
-        tl, tr, bl, br, hz, vt = HEAVY if selected else LIGHT
-        frame = "sel" if selected else ("io" if vx.kind != "node" else "box")
-        inner = b.w - 2
-        if row == 0 or row == b.h - 1:
-            left_text, left_role = "", ""
-            right_text = ""
-            if row == 0:
-                if deco is not None and deco.top:
-                    left_text, left_role = deco.top, deco.top_role
-                if b.hidden_in:
-                    right_text = f"+{b.hidden_in} in"
-            else:
-                if deco is not None and deco.bottom:
-                    left_text, left_role = deco.bottom, deco.bottom_role
-                if b.hidden_out:
-                    right_text = f"+{b.hidden_out} out"
-            pieces = [(tl if row == 0 else bl) + hz, frame]
-            used = 1
-            out = [pieces]
-            if left_text:
-                text = clip(f" {left_text} ", inner - 1)
-                out.append([text, left_role or frame])
-                used += len(text)
-            fill = inner - used - (len(right_text) + 2 if right_text else 0)
-            if right_text and fill < 1:
-                right_text, fill = "", inner - used
-            out.append([hz * max(fill, 0), frame])
-            if right_text:
-                out.append([f" {right_text} ", "muted"])
-            out.append([tr if row == 0 else br, frame])
-            return [(t, r) for t, r in out if t]
-        text_row = row - 1
-        if text_row == 0:
-            body, role = vx.title, "title"
-        elif text_row - 1 < len(vx.lines):
-            body = vx.lines[text_row - 1]
-            role = "name" if text_row == 1 and vx.kind == "node" else "muted"
-        else:
-            body, role = "", "muted"
-        pad = inner - 2 - len(body)
-        return [(vt + " ", frame), (body, role), (" " * pad + " " + vt, frame)]
-
-    def render_row(self, y: int, x0: int, width: int, selected: int | None = None,
-                   decorations: dict[int, Decoration] | None = None,
-                   lit: set[int] | None = None) -> list[tuple[str, str]]:
-        """Cells x0 .. x0+width of row `y` as (text, role) runs.
-
-        Args:
-            y: the row.
-            x0: first column.
-            width: number of columns.
-            selected: the selected box (drawn with heavy lines).
-            decorations: marks per box.
-            lit: edges (indices into the structure's edges) drawn highlighted.
-
-        Roles: "" (blank), "edge", "edge-lit", "label", "label-lit", "box", "io", "sel",
-        "title", "name", "muted", and whatever roles the decorations carry.
-        """
-        chars = [" "] * width
-        roles = [""] * width
-        x1 = x0 + width
-        lit = lit or set()
-        for x, cell in self.cells.get(y, {}).items():
-            if x0 <= x < x1:
-                bits, edge, arrow = cell
-                chars[x - x0] = arrow or LINE_CHARS.get(bits, " ")
-                roles[x - x0] = "edge-lit" if edge in lit else "edge"
-        for x, text, edge in self.labels.get(y, ()):
-            role = "label-lit" if edge in lit else "label"
-            for i, ch in enumerate(text):
-                if x0 <= x + i < x1:
-                    chars[x + i - x0] = ch
-                    roles[x + i - x0] = role
-        for vid in self.row_boxes.get(y, ()):
-            b = self.boxes[vid]
-            if b.right <= x0 or b.x >= x1:
-                continue
-            x = b.x
-            deco = decorations.get(vid) if decorations else None
-            for text, role in self.box_line(vid, y - b.y, vid == selected, deco):
-                for ch in text:
-                    if x0 <= x < x1:
-                        chars[x - x0] = ch
-                        roles[x - x0] = role
-                    x += 1
-        runs: list[tuple[str, str]] = []
-        start = 0
-        for i in range(1, width + 1):
-            if i == width or roles[i] != roles[start]:
-                runs.append(("".join(chars[start:i]), roles[start]))
-                start = i
-        return runs
-
-    def text(self, selected: int | None = None,
-             decorations: dict[int, Decoration] | None = None) -> str:
-        """The whole drawing as plain text (trailing blanks stripped)."""
-        rows = []
-        for y in range(self.height):
-            runs = self.render_row(y, 0, self.width, selected, decorations)
-            rows.append("".join(t for t, _ in runs).rstrip())
-        return "\n".join(rows).rstrip("\n") + "\n"
-
 
 def _back_edges(vids: list[int], edges: list[tuple[int, int, int]]) -> set[int]:
     """Edges (by position in `edges`) that close a cycle, found by an iterative DFS."""
@@ -789,18 +680,18 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
     boxes = {v: Box(v, box_x[v], top[rank[v]], sizes[v][0], sizes[v][1], rank[v],
                     hidden_in[v], hidden_out[v]) for v in vids}
     width = max([b.right for b in boxes.values()] + [c + 1 for c in bend_col.values()] + [0])
-    layout = Layout(st, boxes, [], width + MARGIN, height)
+    layout = st.layout_type(st, boxes, [], width + MARGIN, height)
     cells = layout.cells
 
-    def put(x: int, yy: int, bits: int, k: int, arrow: str = "") -> None:
+    def put(x: int, yy: int, bits: int, k: int, head: str = "") -> None:
         row = cells.setdefault(yy, {})
         cell = row.get(x)
         if cell is None:
-            row[x] = [bits, k, arrow]
+            row[x] = [bits, k, head]
         else:
             cell[0] |= bits
-            if arrow:
-                cell[2] = arrow
+            if head:
+                cell[2] = head
 
     def vline(x: int, y0: int, y1: int, k: int) -> None:
         """A vertical run from row y0 down to y1 (inclusive), joined at both ends."""
@@ -844,9 +735,9 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
                 put(b, top[r + 1], U, k)
         # The arrowhead: into the lower box, or up into the upper one for a back edge.
         if k in back_ids:
-            put(col_at(k, rank[s]), boxes[s].bottom, 0, k, ARROW_UP)
+            put(col_at(k, rank[s]), boxes[s].bottom, 0, k, HEAD_UP)
         else:
-            put(in_port_x[k], top[rank[d]] - 1, 0, k, ARROW_DOWN)
+            put(in_port_x[k], top[rank[d]] - 1, 0, k, HEAD_DOWN)
         layout.routes.append(Route(k, k in back_ids, pts))
     for v, b in boxes.items():
         for yy in range(b.y, b.bottom):
@@ -882,3 +773,6 @@ def _lay_out(st: GraphStructure, vids: list[int], should_stop) -> Layout | None:
                     taken.update(span)
                     break
     return layout
+
+
+GraphStructure.layout_type = Layout

@@ -8,7 +8,8 @@ import pytest
 from synth_models import branching_model, chain_model, cyclic_model
 
 import modelkit
-from tui.graph_layout import ARROW_DOWN, ARROW_UP, GraphStructure, Layout
+from modelkit.layout import HEAD_DOWN, HEAD_UP
+from tui.graph_drawing import GraphStructure, Layout
 
 
 def _box_cells(lay: Layout) -> set[tuple[int, int]]:
@@ -37,13 +38,13 @@ def assert_sound(lay: Layout) -> None:
             assert dst.bottom <= src.y
             x, y = route.points[0]
             assert y == dst.bottom and dst.x < x < dst.right - 1
-            assert lay.cells[y][x][2] == ARROW_UP
+            assert lay.cells[y][x][2] == HEAD_UP
         else:
             # Every edge's source box lies above its target box, in an earlier layer.
             assert src.bottom <= dst.y and src.layer < dst.layer
             x, y = route.points[-1]
             assert y == dst.y - 1 and dst.x < x < dst.right - 1
-            assert lay.cells[y][x][2] == ARROW_DOWN
+            assert lay.cells[y][x][2] == HEAD_DOWN
             assert route.points[0] == (route.points[0][0], src.bottom)
             assert src.x < route.points[0][0] < src.right - 1
         # The path is orthogonal and never enters a box.

@@ -20,7 +20,7 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from tui.graph_layout import Decoration, GraphStructure, Layout
+from tui.graph_drawing import Decoration, GraphStructure, Layout
 from tui.model_index import GRAPH, NODE, TENSOR, ModelIndex, Target
 from tui.overlays import Overlays
 
