@@ -516,8 +516,12 @@ class _Runner:
                     read.setdefault(id(v), v)
         inputs = [v for k, v in read.items() if k not in produced
                   and not v.is_const and not v.is_variable]
+        # NOTE: every value that leaves the set: read by an op left out (also when an op
+        # of the set reads it too), an output of the whole model, or read by no op.
+        kept = {id(n) for n in nodes}
         outputs = [v for n in nodes for v in n.outputs
-                   if id(v) not in read or id(v) in self.graph_outputs]
+                   if id(v) in self.graph_outputs or not v.consumers
+                   or any(id(c) not in kept for c, _ in v.consumers)]
         order = {id(v): i for i, v in enumerate(self.model.graphs[0].values)}
         inputs.sort(key=lambda v: order.get(id(v), len(order)))
         return nodes, inputs, outputs

@@ -303,3 +303,19 @@ def test_check_points_to_reduce_and_the_command_it_prints_works(tmp_path):
     assert [o["index"] for o in json.loads(done.stdout)["original_ops"]] == [8]
     # a model without errors gets no such line
     assert "modelkit reduce" not in run_cli("check", str(SAMPLES / "digits_int8.tflite")).stderr
+
+
+def test_a_cut_ends_at_every_value_that_crosses_it(tmp_path):
+    # ops 0..4 of the digits model: the pooled tensor is read by SHAPE (op 3, kept) and
+    # by RESHAPE (op 6, cut away), so it crosses the cut as much as the strided slice
+    # PACK reads; a condition every model fails makes "cut after op 4" the first try
+    art = tmp_path / "art"
+    fail = f"{sys.executable} -c 'import sys; sys.exit(1)' {{model}}"
+    report, _ = _reduce_json(str(SAMPLES / "digits_int8.tflite"), str(tmp_path / "s.tflite"),
+                             "--check", fail, "--artifacts", str(art))
+    first = report["iterations"][1]
+    assert (first["stage"], first["op_range"], first["verdict"]) == ("outputs", [0, 4], "fail")
+    it = _interpreter(art / "bad" / "001_outputs_5_ops.tflite")
+    assert sorted(d["name"] for d in it.get_output_details()) == [
+        "digits_cnn_1/flatten_1/strided_slice", "digits_cnn_1/pool_1/MaxPool2d"]
+    assert [d["name"] for d in it.get_input_details()] == ["serving_default_input:0"]
