@@ -319,3 +319,49 @@ def test_a_cut_ends_at_every_value_that_crosses_it(tmp_path):
     assert sorted(d["name"] for d in it.get_output_details()) == [
         "digits_cnn_1/flatten_1/strided_slice", "digits_cnn_1/pool_1/MaxPool2d"]
     assert [d["name"] for d in it.get_input_details()] == ["serving_default_input:0"]
+
+
+def test_mismatch_against_a_savedmodel_reference(tmp_path):
+    # the SavedModel is converted to a float TFLite model to read its tensors; the
+    # oracle is the float TFLite model converted from it (samples/README.md), both run
+    # by the interpreter keeping every tensor: the first op of the int8 model whose
+    # output differs beyond the tolerance is the one reduce must keep
+    pytest.importorskip("tensorflow")
+    atol = 0.001
+    x = np.load(SAMPLES / "digits_test.npz")["x"][:4]
+
+    def dump(path, quantized):
+        it = _interpreter(path, preserve=True)
+        it.allocate_tensors()
+        d = it.get_input_details()[0]
+        rows = []
+        for s in x:
+            v = s[None]
+            if quantized:
+                scale, zp = d["quantization"]
+                v = np.clip(np.round(v / scale) + zp, -128, 127).astype(np.int8)
+            it.set_tensor(d["index"], v)
+            it.invoke()
+            values = {}
+            for t in it.get_tensor_details():
+                try:
+                    a = it.get_tensor(t["index"]).astype(np.float64)
+                except ValueError:
+                    continue
+                scale, zp = t["quantization"]
+                values[t["name"]] = (a - zp) * scale if scale else a
+            rows.append(values)
+        return rows
+
+    q = dump(SAMPLES / "digits_int8.tflite", True)
+    f = dump(SAMPLES / "digits_float.tflite", False)
+    names = _op_output_names(SAMPLES / "digits_int8.tflite")
+    first = next(i for i, n in enumerate(names)
+                 if max(np.abs(a[n] - b[n]).max() for a, b in zip(q, f)) > atol)
+    report, _ = _reduce_json(str(SAMPLES / "digits_int8.tflite"), str(tmp_path / "s.tflite"),
+                             "--until", "mismatch", "--reference",
+                             str(SAMPLES / "digits_savedmodel"), "--data",
+                             str(SAMPLES / "digits_test.npz"), "--limit", "4",
+                             "--atol", str(atol))
+    assert [o["index"] for o in report["original_ops"]] == [first]
+    assert report["values"] == f"{SAMPLES / 'digits_test.npz'} (4 samples)"
