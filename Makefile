@@ -36,8 +36,13 @@ demo: $(VENV)/.installed
 	@echo "== check a model whose FULLY_CONNECTED bias scale was hand-edited, fix it, check again"
 	$(BIN)/python tests/data/make_broken_models.py $(DEMO) fc_bias_per_tensor
 	$(BIN)/modelkit check $(DEMO)/fc_bias_per_tensor.tflite || echo "(check exited with $$?)"
+	@echo "== cut the broken model down to the op the interpreter refuses"
+	$(BIN)/modelkit reduce $(DEMO)/fc_bias_per_tensor.tflite $(DEMO)/fc_bias_reduced.tflite \
+		--until refused --force 2>/dev/null
 	$(BIN)/modelkit fix $(DEMO)/fc_bias_per_tensor.tflite $(DEMO)/fc_bias_fixed.tflite --force
 	$(BIN)/modelkit check $(DEMO)/fc_bias_fixed.tflite
+	@echo "== what the fix changed, computed (diff exits 1: the models differ)"
+	$(BIN)/modelkit diff $(DEMO)/fc_bias_per_tensor.tflite $(DEMO)/fc_bias_fixed.tflite; [ $$? -eq 1 ]
 	@echo "== a TF1 legacy-quantized graph: check it, reverse it to float, convert it to int8"
 	$(BIN)/modelkit check samples/digits_legacy_quantized.pb | tail -n 3 || true
 	$(BIN)/modelkit transform samples/digits_legacy_quantized.pb $(DEMO)/digits_dequantized.pb \
