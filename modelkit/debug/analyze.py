@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from modelkit.debug.isolate import isolate_ops
+from modelkit.debug.metrics import CustomMetrics, MetricCollector
 from modelkit.debug.stats import LayerAccumulator, tf_tensor_name
 from modelkit.errors import UsageError
 from modelkit.ir import Model, Node, Value
@@ -50,11 +51,13 @@ class Layer:
     match: str = ""  # "name", "position" or "" (no float counterpart)
     stats: dict = field(default_factory=dict)
     rank: int = 0
+    metrics: dict = field(default_factory=dict)  # custom metric name -> value
 
     def to_dict(self) -> dict:
-        """The layer row of the `--json` report (the overlay contract)."""
+        """The layer row of the `--json` report (the overlay contract); `metrics` only
+        when custom metrics were measured."""
         s = self.stats
-        return {
+        row = {
             "graph": 0, "node": self.node, "node_name": self.node_name,
             "op_name": self.op_name, "tensor_idx": self.tensor_idx,
             "tensor_name": self.tensor_name,
@@ -70,6 +73,9 @@ class Layer:
             "float_tensor_name": self.float_tensor, "match": self.match or None,
             "dtype": self.dtype,
         }
+        if self.metrics:
+            row["metrics"] = dict(self.metrics)
+        return row
 
 
 def _load_ir(content: bytes, workdir: Path, name: str) -> tuple[Model, Path]:
@@ -166,6 +172,7 @@ class Analysis:
         other_graphs: graph index -> quantized layers there, left unmeasured.
         notes: what was left out and why (layers of other subgraphs, tensors the
             interpreter did not keep).
+        model_metrics: custom model metric -> its mean over the samples.
     """
 
     layers: list[Layer]
@@ -174,6 +181,7 @@ class Analysis:
     quant_outputs: list[np.ndarray]
     other_graphs: dict[int, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    model_metrics: dict[str, float] = field(default_factory=dict)
 
 
 class _Reader:
@@ -198,7 +206,8 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
             samples: Callable[[], Iterable[Sequence[np.ndarray]]], *,
             debug_bytes: bytes | None = None, progress=None,
             count: int = 0, float_name: str | None = None,
-            quant_name: str | None = None) -> Analysis:
+            quant_name: str | None = None,
+            metrics: CustomMetrics | None = None) -> Analysis:
     """Measure every quantized layer of `quant_bytes` against `float_bytes`.
 
     Args:
@@ -211,9 +220,16 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         progress: a modelkit Progress for a per-sample bar.
         count: number of samples (for the bar).
         float_name/quant_name: what errors call the two models (the user's files).
+        metrics: custom metrics (TF's QuantizationDebugOptions kinds; see
+            `modelkit.debug.metrics`). With the debug-mode model they get what TF's
+            debugger gives them (NumericVerify differences, the debug model's float and
+            quantized tensors and its outputs); without it, each layer's local error
+            (the quantized op fed the float model's inputs) and the quantized model's
+            outputs.
 
     Raises:
         UsageError: the models' inputs do not pair up.
+        MetricError: a custom metric failed or returned something else than a number.
     """
     from modelkit.runtime import open_runtime
 
@@ -276,6 +292,10 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
         c_specs = {s.name: s for s in c_rt.inputs}
         nv = _numeric_verify_ops(d_rt) if d_rt is not None else []
         by_tf_name = {layer.tensor_name: layer for layer in layers}
+        collector = MetricCollector(metrics) if metrics else None
+        checked = d_rt if d_rt is not None else q_rt
+        out_order = _pair_outputs(f_rt.outputs, checked.outputs) \
+            if collector is not None and collector.metrics.model else []
 
         float_outs: list[np.ndarray] = []
         quant_outs: list[np.ndarray] = []
@@ -341,25 +361,71 @@ def analyze(float_bytes: bytes, quant_bytes: bytes,
                     accs[layer.tensor_idx].add_local(fv, local)
                     if d_rt is None:
                         accs[layer.tensor_idx].add_diffs(local - fv)
+                        if collector is not None:
+                            where = f"layer {layer.tensor_name!r}, sample {n}"
+                            collector.add_diffs(layer.tensor_idx, local - fv, where)
+                            collector.add_direct(layer.tensor_idx, fv, raw, layer.scale,
+                                                 layer.zero_point, where)
                 # TF's statistics from the debug model.
+                checked_out = q_out
                 if d_rt is not None:
-                    d_rt.run(feeds)
-                    for nv_name, out_index in nv:
+                    checked_out = d_rt.run(feeds)
+                    for nv_name, out_index, q_index, f_index in nv:
                         layer = by_tf_name.get(tf_tensor_name(nv_name))
                         if layer is not None:
-                            accs[layer.tensor_idx].add_diffs(d_rt.tensor(out_index))
+                            diffs = d_rt.tensor(out_index)
+                            accs[layer.tensor_idx].add_diffs(diffs)
+                            if collector is not None:
+                                _debug_model_metrics(collector, d_rt, layer, diffs, q_index,
+                                                     f_index, n)
+                if collector is not None and out_order:
+                    outs = list(checked_out.values())
+                    collector.add_outputs([np.asarray(v) for v in f_out.values()],
+                                          [np.asarray(outs[i]) for i in out_order],
+                                          f"sample {n}")
                 n += 1
                 step()
         for layer in layers:
             stats = accs[layer.tensor_idx].result()
             layer.stats = stats
+            if collector is not None and collector.metrics.layer_names:
+                layer.metrics = collector.layer_result(layer.tensor_idx)
         rank_layers(layers)
         for rt in (f_rt, q_rt, c_rt, d_rt):
             if rt is not None:
                 rt.close()
         others = subgraph_layers(qmodel)
         notes = _skipped_notes(qmodel, others, read_f, read_q, read_c)
-        return Analysis(layers, n, float_outs, quant_outs, others, notes)
+        model_metrics = collector.model_result() if collector is not None else {}
+        return Analysis(layers, n, float_outs, quant_outs, others, notes, model_metrics)
+
+
+def _debug_model_metrics(collector: MetricCollector, d_rt, layer: Layer, diffs: np.ndarray,
+                         q_index: int, f_index: int, sample: int) -> None:
+    """The custom layer metrics of one NumericVerify op, fed as TF's debugger feeds
+    them: its difference output; its float and quantized inputs as stored, with the
+    quantized input's first scale and zero point."""
+    where = f"layer {layer.tensor_name!r}, sample {sample}"
+    collector.add_diffs(layer.tensor_idx, diffs, where)
+    if not collector.metrics.direct:
+        return
+    params = d_rt.interpreter._get_tensor_details(q_index, 0)[  # noqa: SLF001
+        "quantization_parameters"]
+    collector.add_direct(layer.tensor_idx, d_rt.tensor(f_index), d_rt.tensor(q_index),
+                         float(params["scales"][0]), int(params["zero_points"][0]), where)
+
+
+def _pair_outputs(float_outputs, other_outputs) -> list[int]:
+    """For each float model output, the position of the other model's output that
+    holds it: by name when every name matches, else in order."""
+    from modelkit.runtime import match_key
+
+    names = [match_key(s.name) for s in other_outputs]
+    order = [names.index(match_key(s.name)) if match_key(s.name) in names else -1
+             for s in float_outputs]
+    if len(other_outputs) != len(float_outputs) or sorted(order) != list(range(len(order))):
+        order = list(range(min(len(float_outputs), len(other_outputs))))
+    return order
 
 
 def _skipped_notes(qmodel: Model, others: dict[int, int], *readers: _Reader) -> list[str]:
@@ -419,12 +485,15 @@ def _pair_inputs(float_inputs, quant_inputs) -> list[int]:
     return order
 
 
-def _numeric_verify_ops(rt) -> list[tuple[str, int]]:
-    """(NumericVerify output name, its tensor index) in op order."""
+def _numeric_verify_ops(rt) -> list[tuple[str, int, int, int]]:
+    """(NumericVerify output name, its tensor index, its quantized input's index, its
+    float input's index) in op order."""
     interp = rt.interpreter
     out = []
     for op in interp._get_ops_details():  # noqa: SLF001 (as TF's debugger reads them)
         if op["op_name"] == "NumericVerify":
             index = int(op["outputs"][0])
-            out.append((interp._get_tensor_details(index, 0)["name"], index))  # noqa: SLF001
+            q_index, f_index = (int(i) for i in op["inputs"][:2])
+            out.append((interp._get_tensor_details(index, 0)["name"],  # noqa: SLF001
+                        index, q_index, f_index))
     return out

@@ -30,6 +30,7 @@ from modelkit.convert.data import InputSpec, check_data, load_data
 from modelkit.convert.progress import Progress
 from modelkit.convert.selective import Denylist
 from modelkit.debug.analyze import Analysis, Layer, analyze
+from modelkit.debug.metrics import CustomMetrics
 from modelkit.errors import UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.formats import registry
@@ -47,6 +48,14 @@ SAME_SCALE_OPS = frozenset({
     "SLICE", "STRIDED_SLICE", "GATHER", "SPLIT", "SPLIT_V", "PAD", "PADV2",
     "DEPTH_TO_SPACE", "SPACE_TO_DEPTH", "BROADCAST_TO", "TILE", "PACK", "UNPACK",
     "MAXIMUM", "MINIMUM", "RESIZE_NEAREST_NEIGHBOR"})
+# The CSV of TF's QuantizationDebugger.layer_statistics_dump: these, with the custom
+# per-layer metrics between them and CSV_TAIL, then CSV_TAIL; modelkit's own columns
+# follow (CSV_EXTRA).
+CSV_HEAD = ("op_name", "tensor_idx", "num_elements", "stddev", "mean_error",
+            "max_abs_error", "mean_squared_error")
+CSV_TAIL = ("scale", "zero_point", "tensor_name")
+CSV_EXTRA = ("node", "rmse_scale", "accumulated_rmse", "local_rmse", "local_sqnr_db",
+             "sqnr_db", "cosine", "rank", "float_tensor_name")
 
 
 @dataclass
@@ -67,6 +76,7 @@ class DebugOptions:
     signature: str = "serving_default"
     force: bool = False
     debug: bool = False
+    metrics: CustomMetrics | None = None
 
 
 @dataclass
@@ -84,12 +94,40 @@ class DebugReport:
     convert_command: str
     accuracy: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    model_metrics: dict[str, float] = field(default_factory=dict)
 
     def ranked(self) -> list[Layer]:
         return sorted(self.layers, key=lambda layer: layer.rank)
 
+    def metric_names(self) -> list[str]:
+        """The custom per-layer metrics measured, in TF's CSV order."""
+        names: dict[str, None] = {}
+        for layer in self.layers:
+            names.update(dict.fromkeys(layer.metrics))
+        return list(names)
+
+    def csv_columns(self, extra: bool = True) -> list[str]:
+        """TF's QuantizationDebugger CSV header (custom per-layer metrics before
+        `scale`), then, with `extra`, modelkit's own columns."""
+        cols = [*CSV_HEAD, *self.metric_names(), *CSV_TAIL]
+        return cols + list(CSV_EXTRA) if extra else cols
+
+    def to_csv(self, extra: bool = True) -> str:
+        """The per-layer table as CSV text, in node order; an unmeasured value is empty."""
+        import csv
+        import io
+
+        columns = self.csv_columns(extra)
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        for layer in sorted(self.layers, key=lambda x: x.node):
+            row = {**layer.to_dict(), **layer.metrics}
+            writer.writerow({k: "" if row.get(k) is None else row.get(k) for k in columns})
+        return buf.getvalue()
+
     def to_dict(self) -> dict:
-        return {
+        out = {
             "schema_version": SCHEMA_VERSION,
             "model": self.model,
             "quantized_model": self.quantized_model,
@@ -103,6 +141,9 @@ class DebugReport:
             "accuracy": self.accuracy or None,
             "notes": self.notes,
         }
+        if self.model_metrics:
+            out["model_metrics"] = dict(self.model_metrics)
+        return out
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -280,7 +321,8 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             result: Analysis = analyze(
                 float_bytes, quant_bytes, samples, debug_bytes=debug_bytes,
                 progress=progress, count=count, float_name=str(opts.src),
-                quant_name=str(opts.quant) if opts.quant else f"{opts.src} (quantized)")
+                quant_name=str(opts.quant) if opts.quant else f"{opts.src} (quantized)",
+                metrics=opts.metrics)
         except UsageError as e:
             # NOTE: the runtime names the temporary copies it ran; the user's files
             # are the data and the pair.
@@ -315,7 +357,8 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
                      "convert its source model with --denylist-nodes "
                      + ",".join(nodes))
     return DebugReport(str(opts.src), quantized_path, mode, quantize, result.samples,
-                       result.layers, opts.denylist, suggested, command, accuracy, notes)
+                       result.layers, opts.denylist, suggested, command, accuracy, notes,
+                       result.model_metrics)
 
 
 def _int16x8(opts: DebugOptions, src_fmt: str, workdir: Path, progress: Progress) -> bytes:
