@@ -84,6 +84,20 @@ def convert(
                                    help="Skip running both models to compare outputs."),
     no_preflight: bool = typer.Option(False, "--no-preflight",
                                       help="Skip the op and shape checks before converting."),
+    max_drop: float = typer.Option(None, "--max-drop", metavar="PCT", help="int8: when "
+                                   "accuracy on --eval-data drops more than PCT points, search "
+                                   "per-layer int8/int16/float and write the cheapest model "
+                                   "that keeps it (and DST.recipe.json)."),
+    eval_data: Path = typer.Option(None, "--eval-data", help="Held-out inputs the budget is "
+                                   "measured on (.npy/.npz)."),
+    labels: Path = typer.Option(None, "--labels", help="Class ids of --eval-data (without: "
+                                "top-1 agreement with the float model)."),
+    min_sqnr: float = typer.Option(None, "--min-sqnr", metavar="DB", help="Budget: every "
+                                   "output's SQNR against the float model."),
+    target: str = typer.Option(None, "--target", help="Search only what this runtime runs "
+                               "(tflite|micro|edgetpu|gpu|xnnpack); its check must be clean."),
+    recipe: Path = typer.Option(None, "--recipe", help="Quantize with this ai-edge-quantizer "
+                                "recipe (a DST.recipe.json --max-drop wrote)."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace an existing output."),
 ) -> None:
@@ -113,6 +127,12 @@ def convert(
             preflight=not no_preflight, force=force, debug=_state["debug"],
             dequantize_legacy=dequantize_legacy, allow_unsafe_ops=allow_unsafe_ops,
             denylist_nodes=parse_list(denylist_nodes), denylist_ops=parse_ops(denylist_ops))
+        if any(v is not None for v in (max_drop, eval_data, labels, min_sqnr, target, recipe)):
+            from modelkit.advisor.advise import AdviceOptions
+            from modelkit.cli import advice
+
+            return advice.run(opts, AdviceOptions(max_drop, eval_data, labels, min_sqnr,
+                                                  target, recipe), as_json)
         from modelkit import interrupts
 
         with interrupts.recording():

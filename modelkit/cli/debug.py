@@ -72,6 +72,11 @@ def debug(
     signature: str = typer.Option("serving_default", "--signature",
                                   help="SavedModel signature."),
     top: int = typer.Option(0, "--top", help="Show only the N worst layers (0 = all)."),
+    verify_advice: Optional[bool] = typer.Option(
+        None, "--verify-advice/--no-verify-advice", help="Convert with the suggested "
+        "denylist and measure it (default: on with --labels)."),
+    max_drop: float = typer.Option(1.0, "--max-drop", metavar="PCT", help="Points of "
+                                   "accuracy the verified advice may lose."),
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     force: bool = typer.Option(False, "--force", "-f", help="Replace existing outputs."),
 ) -> None:
@@ -105,7 +110,17 @@ def debug(
         check_data(calibration_data)
         if labels is not None and total is not None:
             load_labels(labels, min(samples, total), total=total)
+        if not 0 <= max_drop <= 100:
+            from modelkit.errors import UsageError
+
+            raise UsageError(f"--max-drop {max_drop:g}: give points between 0 and 100")
         report = run_debug(opts, Progress())
+        check = None
+        if labels is not None if verify_advice is None else verify_advice:
+            from modelkit.advisor import verify
+
+            if verify.applies(opts, report):
+                check = verify.verify_advice(opts, report, max_drop, Progress())
         if csv_path is not None:
             _write_csv(report, csv_path, force)
         if overlay_path is not None:
@@ -113,9 +128,12 @@ def debug(
         if as_json:
             from modelkit.cli.output import emit_json
 
-            emit_json(report.to_dict())
+            emit_json({**report.to_dict(),
+                       "advice_verified": check.to_dict() if check is not None else None})
         else:
             render(report, top)
+            for line in check.lines() if check is not None else []:
+                print(line)
         sys.stdout.flush()
         # NOTE: as in convert: TensorFlow's heap makes the exit-time collection slow.
         gc.freeze()
