@@ -1,7 +1,13 @@
 """Speed of `modelkit browse` on big models, measured with Pilot as a user sees it.
 
 Models: a 20,000-node GraphDef and a 1,000-op int8 TFLite file, both generated
-into benchmarks/_work (never committed). For each, after the model is read:
+into benchmarks/_work (never committed). For each:
+
+- whole process: from starting `modelkit browse MODEL` on a terminal (a pseudo-
+  terminal of 120x36) to the first screen that shows the first node's details, as a
+  user waits for it: interpreter start, imports, reading the model, the app;
+
+and, after the model is read, with Pilot:
 
 - first screen: from app start (indexing included) to the first screen update
   that shows the node list and the first node's details;
@@ -22,15 +28,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import functools
+import os
 import random
+import select
 import statistics
+import struct
+import subprocess
 import sys
+import termios
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, WORK, row  # noqa: E402
+from common import MODELKIT, ROOT, WORK, row  # noqa: E402
+from common import precompile as precompile_modelkit  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests" / "tui"))
 
@@ -69,6 +82,14 @@ _timed(GraphView, "show", HANDLER)
 _timed(GraphLayouts, "compute_full", FULL_LAYOUT)
 
 
+def precompile() -> None:
+    """Bytecode of modelkit and the browser, as installing the package writes it."""
+    import compileall
+
+    precompile_modelkit()
+    compileall.compile_dir(str(ROOT / "tui"), quiet=1)
+
+
 def make_graphdef(path: Path, nodes: int = 20_000) -> None:
     """A GraphDef of `nodes` nodes: blocks of MatMul (Const weights) -> Relu -> AddV2 with a
     skip connection, between a Placeholder and an Identity."""
@@ -104,6 +125,60 @@ def make_graphdef(path: Path, nodes: int = 20_000) -> None:
 def make_tflite(path: Path, ops: int = 1000) -> None:
     """An int8 TFLite file of `ops` CONV_2D / ADD / DEPTHWISE_CONV_2D / FULLY_CONNECTED ops."""
     modelkit.save(chain_model(ops), path)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a running process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def whole_process(path: Path, marker: bytes, size=(120, 36), timeout: float = 60
+                  ) -> tuple[float, float]:
+    """(wall, CPU) seconds from starting `modelkit browse PATH` on a pseudo-terminal to
+    the first output holding `marker` (text of the first screen); then `q` ends it.
+
+    The CPU time is the process's own (from /proc): on a machine shared with other
+    work it varies much less than the wall time.
+    """
+    master, slave = os.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", size[1], size[0], 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": str(size[0]),
+           "LINES": str(size[1])}
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([MODELKIT, "browse", str(path)], stdin=slave, stdout=slave,
+                            stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    seen, out = None, b""
+    try:
+        while seen is None and time.perf_counter() - t0 < timeout:
+            if select.select([master], [], [], 0.02)[0]:
+                try:
+                    chunk = os.read(master, 1 << 16)
+                except OSError:
+                    break
+                out += chunk
+                # NOTE: the marker may straddle two reads; look at the tail of both.
+                if marker in out[-(len(chunk) + len(marker)):]:
+                    seen = time.perf_counter() - t0
+                    cpu = _cpu_seconds(proc.pid)
+        os.write(master, b"q")
+        deadline = time.perf_counter() + 20
+        while proc.poll() is None and time.perf_counter() < deadline:
+            if select.select([master], [], [], 0.05)[0]:
+                try:
+                    os.read(master, 1 << 16)
+                except OSError:
+                    break
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        os.close(master)
+    if seen is None:
+        raise RuntimeError(f"modelkit browse {path.name}: no first screen within {timeout} s "
+                           f"(exit {proc.returncode}): {out[-300:]!r}")
+    return seen, cpu
 
 
 class DisplayClock:
@@ -211,6 +286,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--samples", type=int, default=12, help="random nodes per run")
+    parser.add_argument("--process-runs", type=int, default=7,
+                        help="whole-process runs of `modelkit browse` per model")
     args = parser.parse_args()
     WORK.mkdir(parents=True, exist_ok=True)
     cases = [("20,000-node GraphDef", WORK / "browse_20k.pb", make_graphdef, "block_12"),
@@ -221,16 +298,20 @@ def main() -> None:
     print(row(["browse: measure", "what"] + [c[0] for c in cases]))
     print(row(["---"] * (2 + len(cases))))
     results = []
+    precompile()
     for label, path, make, query in cases:
         if not path.exists():
             print(f"generating {path.name} ...", file=sys.stderr)
             make(path)
+        # The title of the first node's details, as the first screen shows it.
+        whole_process(path, b"node #0")  # warm-up: file cache, bytecode
+        wholes = [whole_process(path, b"node #0") for _ in range(args.process_runs)]
         t0 = time.perf_counter()
         model = modelkit.load(path)
         read = time.perf_counter() - t0
         runs = [asyncio.run(measure(model, query, args.samples, seed))
                 for seed in range(args.runs)]
-        results.append((read, runs, query, len(model.graphs[0].nodes)))
+        results.append((read, runs, query, len(model.graphs[0].nodes), wholes))
 
     def ms(runs, what: str, key: str) -> str:
         xs = [t for r in runs for t in r[what][key]]
@@ -241,6 +322,10 @@ def main() -> None:
     def line(name: str, what: str, cell) -> None:
         print(row([name, what] + [cell(r) for r in results]))
 
+    line("whole process", "`modelkit browse MODEL` start -> first screen (on a terminal)",
+         lambda r: f"{statistics.median(w for w, _ in r[4]) * 1e3:.0f} ms (median of "
+                   f"{len(r[4])}, best {min(w for w, _ in r[4]) * 1e3:.0f} ms); CPU "
+                   f"{statistics.median(c for _, c in r[4]) * 1e3:.0f} ms")
     line("model read", "`modelkit.load` (before the app starts)",
          lambda r: f"{r[0] * 1e3:.0f} ms ({r[3]:,} nodes)")
     line("first screen", "app start, indexing included -> node list and details shown",

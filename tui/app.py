@@ -6,6 +6,7 @@ driven in tests with models built in code.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from textual.app import App
@@ -29,6 +30,7 @@ class ModelBrowser(App[None]):
         graph: open in the graph view rather than the node list.
         show_traceback: print Textual's traceback when the app stops on an unexpected
             error; either way `crash` holds the error and `return_code` is 1.
+        on_first_screen: called once, when the first screen is out.
     """
 
     CSS_PATH = "app.tcss"
@@ -45,8 +47,10 @@ class ModelBrowser(App[None]):
 
     def __init__(self, model: Model, *, cursor_blink: bool = True, target: str | None = None,
                  debug: DebugOverlay | None = None, run_check: bool = True,
-                 graph: bool = False, show_traceback: bool = True) -> None:
+                 graph: bool = False, show_traceback: bool = True,
+                 on_first_screen: Callable[[], None] | None = None) -> None:
         super().__init__()
+        self._on_first_screen = on_first_screen
         self.show_traceback = show_traceback
         self.crash: BaseException | None = None
         self.model = model
@@ -73,6 +77,12 @@ class ModelBrowser(App[None]):
         else:
             self.bell()
             self._close_messages_no_wait()
+
+    def first_screen_shown(self) -> None:
+        """The main screen has been drawn once (its content included)."""
+        callback, self._on_first_screen = self._on_first_screen, None
+        if callback is not None:
+            callback()
 
     def get_default_screen(self) -> Screen:
         from tui.screens.main import MainScreen

@@ -9,6 +9,8 @@ scan of the current matches rather than of the whole model.
 from __future__ import annotations
 
 import threading
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -182,6 +184,81 @@ def attr_str(value: Any) -> str:
     return str(value)
 
 
+class GraphRows(Sequence):
+    """The graph pane's rows: per graph a header, its entry points, then its nodes.
+
+    A row is made when it is first read (a screenful for the first screen), so a
+    20,000-node graph does not make 20,000 rows before the browser shows anything;
+    `keys()` makes them all, for filtering.
+
+    Args:
+        index: the model's lookups.
+    """
+
+    def __init__(self, index: ModelIndex) -> None:
+        self._index = index
+        self._starts: list[int] = []
+        self._entries: list[list[Row]] = []
+        total = 0
+        for gi, g in enumerate(index.model.graphs):
+            self._starts.append(total)
+            entries = index.signature_rows(gi)
+            self._entries.append(entries)
+            total += 1 + len(entries) + len(g.nodes)
+        self._len = total
+        self._made: dict[int, Row] = {}
+
+    def __len__(self) -> int:
+        return self._len
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._len))]
+        if i < 0:
+            i += self._len
+        if not 0 <= i < self._len:
+            raise IndexError(i)
+        row = self._made.get(i)
+        if row is None:
+            gi = self.graph_of(i)
+            k = i - self._starts[gi]
+            entries = self._entries[gi]
+            if k == 0:
+                row = self._index.graph_header_row(gi)
+            elif k <= len(entries):
+                row = entries[k - 1]
+            else:
+                row = self._index.node_row(gi, k - 1 - len(entries))
+            self._made[i] = row
+        return row
+
+    def graph_of(self, i: int) -> int:
+        """The graph row `i` belongs to."""
+        return bisect_right(self._starts, i) - 1
+
+    def header_of(self, i: int) -> int:
+        """The row of the header of row `i`'s graph."""
+        return self._starts[self.graph_of(i)]
+
+    def row_of(self, target: Target) -> int | None:
+        """The first row leading to `target`, or None."""
+        gi = target.graph
+        if not 0 <= gi < len(self._starts):
+            return None
+        start, entries = self._starts[gi], self._entries[gi]
+        if target.kind == GRAPH:
+            return start
+        if target.kind == NODE:
+            if 0 <= target.index < len(self._index.model.graphs[gi].nodes):
+                return start + 1 + len(entries) + target.index
+            return None
+        return next((start + 1 + k for k, r in enumerate(entries) if r.target == target), None)
+
+    def keys(self) -> list[str]:
+        """The filter key of every row, in order."""
+        return [self[i].key for i in range(self._len)]
+
+
 class ModelIndex:
     """Precomputed rows, keys and lookups of a Model for the browser.
 
@@ -193,26 +270,40 @@ class ModelIndex:
         self.model = model
         self._value_at: dict[int, tuple[int, int]] = {}
         self._node_at: dict[int, tuple[int, int]] = {}
-        for gi, g in enumerate(model.graphs):
-            for vi, v in enumerate(g.values):
-                self._value_at.setdefault(id(v), (gi, vi))
-            for ni, n in enumerate(g.nodes):
-                self._node_at[id(n)] = (gi, ni)
+        # NOTE: built from the last graph back to the first (and each graph's list
+        # backwards), so a Value listed twice keeps its first position.
+        for gi in reversed(range(len(model.graphs))):
+            g = model.graphs[gi]
+            n = len(g.values)
+            self._value_at.update(zip(map(id, reversed(g.values)),
+                                      ((gi, vi) for vi in range(n - 1, -1, -1))))
+            self._node_at.update(zip(map(id, g.nodes), ((gi, ni) for ni in range(len(g.nodes)))))
         # NOTE: adapters list every tensor in Graph.values; a Value reachable only
         # through node edges is appended to its graph's positions here so it can
         # still be shown (never mutating the model).
         self._extra: dict[int, list[Value]] = {}
+        value_at = self._value_at
         for gi, g in enumerate(model.graphs):
             for n in g.nodes:
-                for v in (*n.inputs, *n.outputs):
-                    if v is not None and id(v) not in self._value_at:
-                        extra = self._extra.setdefault(gi, [])
-                        self._value_at[id(v)] = (gi, len(g.values) + len(extra))
-                        extra.append(v)
-        self.graph_rows = self._graph_rows()
-        self.graph_filter = IncrementalFilter([r.key for r in self.graph_rows])
+                for vals in (n.inputs, n.outputs):
+                    for v in vals:
+                        if v is not None and id(v) not in value_at:
+                            extra = self._extra.setdefault(gi, [])
+                            value_at[id(v)] = (gi, len(g.values) + len(extra))
+                            extra.append(v)
+        self.graph_rows = GraphRows(self)
+        self._graph_filter: IncrementalFilter | None = None
+        self._graph_filter_lock = threading.Lock()
         self._search: tuple[list[Row], IncrementalFilter] | None = None
         self._search_lock = threading.Lock()
+
+    @property
+    def graph_filter(self) -> IncrementalFilter:
+        """The filter over `graph_rows` (their keys are made on first use)."""
+        with self._graph_filter_lock:
+            if self._graph_filter is None:
+                self._graph_filter = IncrementalFilter(self.graph_rows.keys())
+            return self._graph_filter
 
     # NOTE: the search rows (every node and tensor) are not needed for the first
     # screen; the browser makes them in a worker right after it, or on first use.
@@ -283,25 +374,26 @@ class ModelIndex:
 
     # -- filterable rows -----------------------------------------------------------------
 
-    def _graph_rows(self) -> list[Row]:
-        """Graph pane rows: per graph a header, its entry points, then its nodes."""
-        rows: list[Row] = []
-        model = self.model
-        sig_by_graph: dict[int, list] = {}
-        for sig in model.signatures:
-            sig_by_graph.setdefault(sig.graph, []).append(sig)
-        for gi, g in enumerate(model.graphs):
-            label = self.graph_label(gi)
-            rows.append(Row(f"{label}  ({len(g.nodes)} ops, {len(self.values(gi))} tensors)",
-                            Target(GRAPH, gi), label.lower(), header=True))
-            width = len(str(max(len(g.nodes) - 1, 0)))
-            for io_rows in self._entry_rows(gi, g, sig_by_graph.get(gi, [])):
-                rows.append(io_rows)
-            for ni, n in enumerate(g.nodes):
-                idx = n.index if n.index is not None else ni
-                text = f"{idx:>{width}}  {n.op}  {n.name}"
-                rows.append(Row(text, Target(NODE, gi, ni), text.lower()))
-        return rows
+    def graph_header_row(self, gi: int) -> Row:
+        """The graph pane's header row of graph `gi`."""
+        g = self.model.graphs[gi]
+        label = self.graph_label(gi)
+        return Row(f"{label}  ({len(g.nodes)} ops, {len(self.values(gi))} tensors)",
+                   Target(GRAPH, gi), label.lower(), header=True)
+
+    def node_row(self, gi: int, ni: int) -> Row:
+        """The graph pane's row of node `ni` of graph `gi`: `  3  CONV_2D  name`."""
+        g = self.model.graphs[gi]
+        n = g.nodes[ni]
+        width = len(str(max(len(g.nodes) - 1, 0)))
+        idx = n.index if n.index is not None else ni
+        text = f"{idx:>{width}}  {n.op}  {n.name}"
+        return Row(text, Target(NODE, gi, ni), text.lower())
+
+    def signature_rows(self, gi: int) -> list[Row]:
+        """The graph pane's rows of the entry points of graph `gi`."""
+        sigs = [sig for sig in self.model.signatures if sig.graph == gi]
+        return self._entry_rows(gi, self.model.graphs[gi], sigs)
 
     def _entry_rows(self, gi: int, g: Graph, sigs: list) -> list[Row]:
         """Signature inputs and outputs of a graph (or its plain inputs/outputs)."""

@@ -91,6 +91,9 @@ class MainScreen(Screen):
             self.action_graph()
 
     def _start_background(self) -> None:
+        first_screen = getattr(self.app, "first_screen_shown", None)
+        if first_screen is not None:
+            first_screen()
         if getattr(self.app, "run_check", True):
             self._run_check()
         self._prepare()
@@ -115,9 +118,10 @@ class MainScreen(Screen):
 
     @work(thread=True, exclusive=True, group="prepare")
     def _prepare(self) -> None:
-        """Make the search rows and the drawable structure of the first graph, so `/` and
-        `g` answer at once."""
+        """Make the search rows, the list filter's keys and the drawable structure of the
+        first graph, so `/`, `f` and `g` answer at once."""
         self.index.prepare_search()
+        self.index.graph_filter  # noqa: B018 (made on first use: now, off the UI thread)
         if self.index.model.graphs:
             self.layouts.structure(self.current.graph if self.current is not None else 0)
 

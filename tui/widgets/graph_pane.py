@@ -50,15 +50,6 @@ class GraphPane(Vertical):
         self.index = index
         self._contents: dict[int, Content] = {}
         self._shown: list[int] = []
-        self._row_of_target: dict[Target, int] = {}
-        for i, row in enumerate(index.graph_rows):
-            if row.target is not None:
-                self._row_of_target.setdefault(row.target, i)
-        self._header_of: list[int] = []
-        header = 0
-        for i, row in enumerate(index.graph_rows):
-            header = i if row.header else header
-            self._header_of.append(header)
 
     def compose(self) -> ComposeResult:
         yield Input(placeholder="filter: op, name or index (f)", id="graph-filter")
@@ -89,14 +80,18 @@ class GraphPane(Vertical):
         """Show the rows matching `query`, keeping the highlighted row when it still matches."""
         ol = self.query_one("#graph-list", RowList)
         current = self.highlighted_target
-        shown = self.index.graph_filter.filter(query)
+        rows = self.index.graph_rows
+        # NOTE: no query, no filter: its keys (every row made) are not needed for the
+        # first screen.
+        shown = self.index.graph_filter.filter(query) if query.strip() else \
+            list(range(len(rows)))
         # NOTE: graph headers stay visible above their matching rows so every match
         # keeps its context; a header alone (no match in the graph) is dropped.
         if query.strip():
             keep: list[int] = []
             last_header = -1
             for i in shown:
-                header = self._header_of[i]
+                header = rows.header_of(i)
                 if header != last_header:
                     if header != i:
                         keep.append(header)
@@ -109,11 +104,10 @@ class GraphPane(Vertical):
             return
         pos = None
         if current is not None:
-            row = self._row_of_target.get(current)
+            row = rows.row_of(current)
             if row is not None:
                 pos = _position(shown, row)
         if pos is None:
-            rows = self.index.graph_rows
             pos = next((p for p, i in enumerate(shown) if rows[i].target is not None
                         and rows[i].target.kind == "node"), 0)
         ol.highlighted = pos
@@ -132,7 +126,7 @@ class GraphPane(Vertical):
         The list follows what the screen shows and never answers back: only the user's
         own moves in the list are announced (`Highlighted`), so the two cannot echo.
         """
-        row = self._row_of_target.get(target)
+        row = self.index.graph_rows.row_of(target)
         if row is None:
             return
         pos = _position(self._shown, row)
