@@ -86,7 +86,7 @@ def reporting_errors() -> Iterator[None]:
 # Every command, in the order `modelkit --help` lists them; modelkit/cli/<name>.py
 # adds its command to `app` when imported.
 COMMANDS = ("summarize", "convert", "transform", "check", "fix", "run", "compare", "diff", "debug",
-            "extract", "reduce", "browse")
+            "extract", "reduce", "browse", "export")
 
 
 def _register(only: str | None = None) -> None:

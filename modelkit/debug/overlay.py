@@ -155,3 +155,33 @@ def node_data(layers: list[Layer], metric: str = "rmse_scale") -> dict:
         "gradient": [{"stop": 0, "bgColor": "#d9f0d3"}, {"stop": 0.5, "bgColor": "#fee08b"},
                      {"stop": 1, "bgColor": "#d73027"}],
     }
+
+
+# rmse/scale levels (upper bounds) with their symbol and name, shared by the browser and
+# export. A layer whose error is pure rounding has rmse/scale = 1/sqrt(12) ~ 0.29
+# (uniform error over one step); several steps of error mean the quantization of that
+# layer loses real accuracy.
+ERROR_LEVELS: tuple[tuple[float, str, str], ...] = (
+    (0.35, "○", "rounding only"),
+    (0.7, "◔", "up to 2x rounding"),
+    (1.5, "◑", "up to 1.5 steps"),
+    (math.inf, "●", "over 1.5 steps"),
+)
+
+
+def error_level(value: float | None) -> int | None:
+    """The level (0 best .. 3 worst) of an rmse/scale figure; None when unknown."""
+    if value is None or not isinstance(value, (int, float)) or math.isnan(value):
+        return None
+    return next(i for i, (hi, _, _) in enumerate(ERROR_LEVELS) if value <= hi)
+
+
+def rmse_scale(layer: dict) -> float | None:
+    """rmse/scale of a layer record (`rmse_scale`, else sqrt(mse) / scale)."""
+    x = layer.get("rmse_scale")
+    if isinstance(x, (int, float)) and not isinstance(x, bool):
+        return float(x)
+    mse, scale = layer.get("mean_squared_error"), layer.get("scale")
+    if isinstance(mse, (int, float)) and isinstance(scale, (int, float)) and scale > 0:
+        return math.sqrt(mse) / scale
+    return None
