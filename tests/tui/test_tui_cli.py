@@ -130,6 +130,7 @@ def test_a_crash_of_the_app_exits_1_with_one_line(monkeypatch, sample_path):
 
 def test_q_ends_the_app_with_exit_0(monkeypatch, sample_path):
     import functools
+    import gc
 
     from textual.app import App
 
@@ -141,6 +142,8 @@ def test_q_ends_the_app_with_exit_0(monkeypatch, sample_path):
                                        auto_pilot=quit_at_once)
     r, _ = _browse_in_process(monkeypatch, sample_path, "--graph", run=headless)
     assert r.exit_code == 0 and r.stderr == "", r.stderr
+    # The garbage collector, off until the first screen, is back as it was.
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 @pytest.mark.parametrize("other", ["digits_int16x8.tflite", "digits_uint8_legacy.tflite"])

@@ -128,3 +128,53 @@ def test_index_of_a_big_model_is_complete():
     assert len(index.search_rows) == len(g.nodes) + len(g.values)
     assert index.search_filter.filter("block_249/") == [
         i for i, r in enumerate(index.search_rows) if "block_249/" in r.text]
+
+
+def test_graph_rows_of_several_graphs_by_hand():
+    """control_flow.tflite: three subgraphs; rows are per graph a header, the entry
+    points, then the ops. Made on demand, they are what the model lists, in order."""
+    from conftest import ROOT
+
+    import modelkit
+
+    path = ROOT / "samples" / "control_flow.tflite"
+    if not path.exists():
+        pytest.skip(f"{path} is not there")
+    model = modelkit.load(path)
+    index = ModelIndex(model)
+    rows = index.graph_rows
+    expected: list[tuple[str, Target | None]] = []
+    for gi, g in enumerate(model.graphs):
+        expected.append(("header", Target("graph", gi)))
+        sigs = [s for s in model.signatures if s.graph == gi]
+        ios = [io for s in sigs for io in (*s.inputs, *s.outputs)] if sigs else \
+            [*g.inputs, *g.outputs]
+        expected += [("entry", None)] * len(ios)
+        expected += [("node", Target(NODE, gi, ni)) for ni in range(len(g.nodes))]
+    assert len(rows) == len(expected)
+    for i, (kind, target) in enumerate(expected):
+        row = rows[i]
+        assert row.header == (kind == "header")
+        if kind != "entry":
+            assert row.target == target
+            assert rows.row_of(target) == i
+        if kind == "node":
+            n = model.graphs[target.graph].nodes[target.index]
+            assert row.text.split()[:2] == [str(n.index), n.op]
+        assert rows[rows.header_of(i)].target == Target("graph", target.graph
+                                                        if target else rows.graph_of(i))
+    assert rows[-1] is rows[len(rows) - 1] and rows[1:3] == [rows[1], rows[2]]
+    with pytest.raises(IndexError):
+        rows[len(rows)]
+    assert index.graph_filter.filter("while") == [
+        i for i in range(len(rows)) if "while" in rows[i].key]
+
+
+def test_the_list_of_a_big_graph_is_made_as_it_is_drawn():
+    model = chain_model(3000)
+    index = ModelIndex(model)
+    assert len(index.graph_rows) == 3 + 3000
+    assert len(index.graph_rows._made) == 0
+    assert index.graph_rows.row_of(Target(NODE, 0, 2999)) == 3002
+    assert index.graph_rows[3002].text.split()[:2] == ["2999", model.graphs[0].nodes[2999].op]
+    assert len(index.graph_rows._made) == 1

@@ -108,3 +108,23 @@ async def test_node_list_keys_and_click_on_a_long_list():
         await settle(pilot)
         assert details_title(app).startswith("node #2  ")
         assert app.screen.query_one("#details-links").has_focus
+
+
+@pytest.mark.asyncio
+async def test_first_screen_of_a_big_graph_makes_a_screenful_of_rows():
+    from synth_models import chain_model
+
+    made_at_first_screen = []
+    app = ModelBrowser(chain_model(3000), cursor_blink=False, run_check=False,
+                       on_first_screen=lambda: made_at_first_screen.append(
+                           len(app.index.graph_rows._made)))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        # Called once; by then only the rows on screen were made (36 lines at most).
+        assert len(made_at_first_screen) == 1 and 0 < made_at_first_screen[0] <= 36
+        # The filter's keys are made in the background afterwards: `f` answers at once.
+        assert len(app.index.graph_rows._made) == 3 + 3000
+        await pilot.press("f", *"block_7/")
+        await settle(pilot)
+        shown = [app.index.graph_rows[r].text for r in app.screen.query_one("#graph-list").rows]
+        assert shown[1:] == [r.text for r in app.index.graph_rows if "block_7/" in r.key]
