@@ -164,7 +164,8 @@ PAGE_SCRIPT = r"""
   }
   function tensorHTML(tid, label, withConsumers) {
     var t = G().tensors[tid];
-    var h = "<tr><td>" + esc(label) + '</td><td><div class="mono">' + esc(t.n) + "</div>" +
+    var h = '<tr class="tensor"><td>' + esc(label) + '</td><td><div class="mono">' + esc(t.n) +
+      "</div>" +
       '<div class="mono">' + esc(t.t) + (t.c ? " (constant)" : "") + "</div>";
     if (t.q) h += '<div class="mono quant">' + t.q.map(esc).join("<br>") + "</div>";
     h += statsHTML(t.s);
