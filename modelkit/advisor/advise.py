@@ -95,6 +95,8 @@ def validate(opts: ConvertOptions, adv: AdviceOptions) -> None:
     from modelkit.check.rules import TARGETS
     from modelkit.convert.options import target_format
 
+    from modelkit.convert.options import validate as validate_convert
+
     if target_format(opts.dst, opts.to) != "tflite":
         raise UsageError("--max-drop, --min-sqnr and --recipe write a TFLite model; name "
                          "DST .tflite", str(opts.dst))
@@ -110,6 +112,7 @@ def validate(opts: ConvertOptions, adv: AdviceOptions) -> None:
         raise UsageError("--max-drop measures against a float source; reverse the legacy "
                          "graph first (modelkit transform SRC float.pb --transforms "
                          "dequantize_legacy) and convert that")
+    validate_convert(opts, registry.detect_format(opts.src, opts.source_format), "tflite")
     if adv.recipe is not None:
         if adv.searching or adv.eval_data or adv.labels or adv.target:
             raise UsageError("--recipe applies a recipe as it is; --max-drop, --min-sqnr, "
