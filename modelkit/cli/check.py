@@ -23,16 +23,13 @@ def check_job(path: str, targets: tuple[str, ...], fmt: str | None) -> list[Repo
     Raises:
         ModelkitError: the model could not be read.
     """
-    from modelkit.check import check_model
-    from modelkit.formats.registry import load
+    from modelkit import api
 
-    model = load(path, fmt)
-    names = [g.name for g in model.graphs]
+    model = api.load(path, fmt)
     reports = []
     for target in targets:
-        report = check_model(model, target)
+        report = api.check(model, target)
         report.path = path
-        report.graph_names = names
         reports.append(report)
     return reports
 

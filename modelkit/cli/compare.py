@@ -19,7 +19,6 @@ import typer
 from modelkit.cli.main import _state, app, reporting_errors
 
 _HELP = __doc__
-SCHEMA_VERSION = 1
 
 
 @app.command(help=_HELP.split("\n\n")[0] + "\n\n" + """\
@@ -54,77 +53,22 @@ def compare(
 ) -> None:
     """Compare the outputs of A and B on the same inputs."""
     with reporting_errors():
-        from modelkit.cli.feeding import open_model, prepare_inputs
+        from modelkit import api
         from modelkit.convert.progress import Progress
-        from modelkit.runtime.compare import check_tolerances, compare_arrays, run_pair
 
-        check_tolerances(atol, rtol)
-        progress = Progress()
-        opts = dict(signature=signature, delegates=delegates,
-                    allow_unsafe_ops=allow_unsafe_ops, debug=_state["debug"])
-        a = open_model(model_a, from_a, **opts)
-        b = open_model(model_b, from_b, **opts)
-        # NOTE: the same float inputs go to both; a model's metadata normalization is
-        # not applied, so that A and B see the same values.
-        arrays, fed, _ = prepare_inputs(a, data, mean, std, raw=False, limit=limit,
-                                        progress=progress, metadata=False)
-        count = int(arrays[0].shape[0])
-        with progress.counter("running both models", 2 * count) as step:
-            def advance(n: int) -> None:
-                for _ in range(n):
-                    step()
-            pairs, out_a, out_b = run_pair(a, b, arrays, progress=advance)
-        results = [compare_arrays(out_a[sa.name], out_b[sb.name], atol=atol, rtol=rtol,
-                                  name=sa.name, other_name=sb.name) for sa, sb in pairs]
-        samples = next((int(v.shape[0]) for v in out_a.values()), 0)
-        failed = [r for r in results if not r.passed]
+        result = api.compare(model_a, model_b, data, atol=atol, rtol=rtol, mean=mean or None,
+                             std=std or None, limit=limit, signature=signature,
+                             delegates=delegates, format_a=from_a, format_b=from_b,
+                             allow_unsafe_ops=allow_unsafe_ops, show_logs=_state["debug"],
+                             progress=Progress())
         if as_json:
             from modelkit.cli.output import emit_json
 
-            emit_json({"schema_version": SCHEMA_VERSION,
-                       "a": {"path": str(model_a), "format": a.format},
-                       "b": {"path": str(model_b), "format": b.format},
-                       "data": str(data), "samples": samples, "atol": atol, "rtol": rtol,
-                       "passed": not failed, "inputs": fed,
-                       "outputs": [r.to_dict() for r in results]})
+            emit_json(result.to_dict())
         else:
-            for line in _lines(model_a, a.format, model_b, b.format, samples, str(data),
-                               results, atol, rtol):
+            for line in result.lines():
                 print(line)
         sys.stdout.flush()
         gc.freeze()
-        if failed:
+        if not result.passed:
             raise typer.Exit(1)
-
-
-def _lines(path_a: Path, fmt_a: str, path_b: Path, fmt_b: str, samples: int, data: str,
-           results: list, atol: float, rtol: float) -> list[str]:
-    """The human report."""
-    import math
-
-    from modelkit.runtime.compare import REL_EPS
-
-    out = [f"A: {path_a} ({fmt_a})", f"B: {path_b} ({fmt_b}, reference)",
-           f"compared on {samples} samples from {data}; tolerance atol={atol:g}, rtol={rtol:g}"]
-    for r in results:
-        name = r.name if r.name == r.other_name else f"{r.name} <-> {r.other_name}"
-        verdict = "PASSED" if r.passed else (f"FAILED: {r.mismatches} of {r.elements} "
-                                            "elements exceed both tolerances")
-        out.append(f"output {name}: {verdict}")
-        out.append(f"  max abs error {r.max_abs_error:.6g}, mean abs error "
-                   f"{r.mean_abs_error:.6g}, rmse {r.rmse:.6g}")
-        zero = f" (B is 0 there: |A - B| / {REL_EPS:.3g})" if r.max_rel_error_at_zero else ""
-        line = (f"  max rel error {r.max_rel_error:.6g}{zero}, cosine similarity "
-                f"{r.cosine_similarity:.6f}")
-        if r.top1_agreement is not None:
-            line += f", top-1 agreement {100 * r.top1_agreement:.2f}%"
-        out.append(line)
-        if math.isinf(r.required_atol) and math.isinf(r.required_rtol):
-            out.append("  no tolerance passes: NaN in the differences")
-        else:
-            out.append(f"  passes with --atol {r.required_atol:.6g} (at rtol {rtol:g}) or "
-                       f"--rtol {r.required_rtol:.6g} (at atol {atol:g})")
-        if r.nan_or_inf:
-            out.append(f"  NaN or Inf in the outputs: {r.nonfinite_a} values of A, "
-                       f"{r.nonfinite_b} of B")
-    return out

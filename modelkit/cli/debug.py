@@ -21,11 +21,6 @@ from modelkit.cli.main import _state, app, reporting_errors
 
 _HELP = __doc__
 
-CSV_COLUMNS = ("op_name", "tensor_idx", "num_elements", "stddev", "mean_error",
-               "max_abs_error", "mean_squared_error", "scale", "zero_point", "tensor_name",
-               "node", "rmse_scale", "accumulated_rmse", "local_rmse", "local_sqnr_db",
-               "sqnr_db", "cosine", "rank", "float_tensor_name")
-
 
 @app.command(help=_HELP.split("\n\n")[0] + "\n\n" + """\
 With SRC alone (GraphDef, SavedModel, Keras H5, checkpoint or a float TFLite),
@@ -82,86 +77,44 @@ def debug(
 ) -> None:
     """Per-layer quantization error, the layers to keep in float, and the fix."""
     with reporting_errors():
+        from modelkit import api
         from modelkit.cli.paths import check_outputs, output_option
-        from modelkit.convert.data import check_data
         from modelkit.convert.progress import Progress
-        from modelkit.convert.selective import Denylist, parse_list, parse_ops
-        from modelkit.debug.session import DebugOptions, run_debug, validate
-        from modelkit.runtime.results import load_labels
 
         csv_path = output_option(csv_out, "--csv", ".csv", "a CSV table")
         overlay_path = output_option(overlay, "--model-explorer", ".json",
                                      "Model Explorer node data (JSON)")
         save_path = output_option(save, "--save", ".tflite", "a TFLite flatbuffer")
-        opts = DebugOptions(
-            src=src, quant=quant, data=data, calibration_data=calibration_data,
-            quantize=quantize, io_type=io_type,
-            samples=samples, calibration_steps=calibration_steps,
-            denylist=Denylist(parse_list(denylist_nodes), parse_ops(denylist_ops)),
-            labels=labels, save=save_path, signature=signature, force=force,
-            debug=_state["debug"])
-        validate(opts)
-        # NOTE: every output, the data and the labels are checked before anything is
-        # converted or measured (and before TensorFlow loads): a bad one costs nothing.
-        check_outputs({"--csv": csv_path, "--model-explorer": overlay_path,
-                       "--save": save_path},
-                      inputs=(src, quant, data, calibration_data, labels), force=force)
-        total = check_data(data)
-        check_data(calibration_data)
-        if labels is not None and total is not None:
-            load_labels(labels, min(samples, total), total=total)
-        if not 0 <= max_drop <= 100:
-            from modelkit.errors import UsageError
-
-            raise UsageError(f"--max-drop {max_drop:g}: give points between 0 and 100")
-        report = run_debug(opts, Progress())
-        check = None
-        if labels is not None if verify_advice is None else verify_advice:
-            from modelkit.advisor import verify
-
-            if verify.applies(opts, report):
-                check = verify.verify_advice(opts, report, max_drop, Progress())
+        if data is not None:
+            # NOTE: every output is checked before anything is converted or measured
+            # (and before TensorFlow loads): a bad one costs nothing. Without --data,
+            # the library says what is missing first.
+            check_outputs({"--csv": csv_path, "--model-explorer": overlay_path,
+                           "--save": save_path},
+                          inputs=(src, quant, data, calibration_data, labels), force=force)
+        report = api.debug(src, quant, data, labels=labels, calibration_data=calibration_data,
+                           quantize=quantize, io_type=io_type, samples=samples,
+                           calibration_steps=calibration_steps,
+                           denylisted_nodes=denylist_nodes, denylisted_ops=denylist_ops,
+                           save=save_path, signature=signature,
+                           verify_advice=verify_advice, max_drop=max_drop, force=force,
+                           show_logs=_state["debug"], progress=Progress())
         if csv_path is not None:
-            _write_csv(report, csv_path, force)
+            report.to_csv(csv_path, force=force)
         if overlay_path is not None:
-            _write_overlay(report, overlay_path, force)
+            report.model_explorer(overlay_path, force=force)
         if as_json:
             from modelkit.cli.output import emit_json
 
-            emit_json({**report.to_dict(),
-                       "advice_verified": check.to_dict() if check is not None else None})
+            emit_json(report.to_dict())
         else:
             render(report, top)
+            check = report.advice_verified
             for line in check.lines() if check is not None else []:
                 print(line)
         sys.stdout.flush()
         # NOTE: as in convert: TensorFlow's heap makes the exit-time collection slow.
         gc.freeze()
-
-
-def _write_csv(report, path: Path, force: bool) -> None:
-    import csv
-
-    from modelkit.fileio import atomic_output
-
-    with atomic_output(path, force=force) as tmp:
-        with open(tmp, "w", newline="") as f:
-            writer = csv.DictWriter(f, CSV_COLUMNS, extrasaction="ignore")
-            writer.writeheader()
-            for layer in sorted(report.layers, key=lambda x: x.node):
-                row = layer.to_dict()
-                writer.writerow({k: "" if row.get(k) is None else row.get(k)
-                                 for k in CSV_COLUMNS})
-
-
-def _write_overlay(report, path: Path, force: bool) -> None:
-    import json
-
-    from modelkit.debug.overlay import node_data
-    from modelkit.fileio import atomic_output
-
-    with atomic_output(path, force=force) as tmp:
-        tmp.write_text(json.dumps(node_data(report.layers), indent=2) + "\n")
 
 
 def _num(x: float | None, fmt: str = ".3g") -> str:

@@ -63,24 +63,14 @@ def diff(
             return
         if len(models) < 2:
             raise UsageError("diff needs at least two models (A B [C ...])")
-        from modelkit.diff.changes import diff_models
+        from modelkit import api
+        from modelkit.cli.output import emit_json, emit_text
 
-        diffs = []
-        previous = load(models[0], fmt)
-        for path in models[1:]:
-            current = load(path, fmt)
-            diffs.append(diff_models(previous, current, weights=weights, graph=graph))
-            previous = current
+        result = api.diff(*models, weights=weights, graph=graph, format=fmt)
         if json_out:
-            from modelkit.cli.output import emit_json
-            from modelkit.diff.render import render_json
-
-            emit_json(render_json(diffs))
+            emit_json(result.to_dict())
         else:
-            from modelkit.cli.output import emit_text
-            from modelkit.diff.render import render_text
-
-            emit_text(render_text(diffs))
+            emit_text(result.text())
         sys.stdout.flush()
-        if not all(d.same for d in diffs):
+        if not result.same:
             raise typer.Exit(1)

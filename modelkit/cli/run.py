@@ -63,41 +63,19 @@ def run(
 ) -> None:
     """Run MODEL on --data and summarize its outputs."""
     with reporting_errors():
-        from modelkit.cli.feeding import comma_list, open_model, prepare_inputs
+        from modelkit import api
+        from modelkit.cli.feeding import comma_list
         from modelkit.cli.paths import check_outputs, output_option
         from modelkit.convert.progress import Progress
-        from modelkit.errors import UsageError
-        from modelkit.runtime.batch import run_samples
-        from modelkit.runtime.results import RunReport, load_labels, summarize_output
 
         out_path = output_option(output, "--output", ".npz", "the outputs as an .npz")
         check_outputs({"--output": out_path}, inputs=(model, data, labels), force=force)
-        if top_k < 1:
-            raise UsageError("--top-k must be at least 1")
-        progress = Progress()
-        rt = open_model(model, from_, signature=signature, delegates=delegates,
-                        allow_unsafe_ops=allow_unsafe_ops, inputs=comma_list(inputs),
-                        outputs=comma_list(outputs), debug=_state["debug"])
-        arrays, fed, total = prepare_inputs(rt, data, mean, std, raw=raw, limit=limit,
-                                            progress=progress)
-        count = int(arrays[0].shape[0])
-        truth = load_labels(labels, count, total=total) if labels is not None else None
-        with progress.counter("running", count) as step:
-            def advance(n: int) -> None:
-                for _ in range(n):
-                    step()
-            outs = run_samples(rt, arrays, progress=advance, quantize=not raw)
-        ran = next((int(v.shape[0]) for v in outs.values()), 0)
-        truth = truth[:ran] if truth is not None else None
-        report = RunReport(str(model), rt.format, ran, str(data), inputs=fed)
-        report.outputs = [summarize_output(s, outs[s.name], top_k=top_k, labels=truth)
-                          for s in rt.outputs]
-        if labels is not None and not any(o.accuracy is not None for o in report.outputs):
-            raise UsageError("--labels needs a classifier output ([samples, classes]); "
-                             f"the outputs are {', '.join(o.name for o in report.outputs)}")
-        if out_path is not None:
-            _save(out_path, outs, force, model)
-            report.notes.append(f"outputs saved to {out_path}")
+        report = api.run(model, data, labels=labels, mean=mean or None, std=std or None,
+                         raw=raw, output=out_path, force=force, limit=limit, top_k=top_k,
+                         signature=signature, inputs=comma_list(inputs),
+                         outputs=comma_list(outputs), delegates=delegates, format=from_,
+                         allow_unsafe_ops=allow_unsafe_ops, show_logs=_state["debug"],
+                         progress=Progress())
         if as_json:
             from modelkit.cli.output import emit_json
 
@@ -110,13 +88,3 @@ def run(
         sys.stdout.flush()
         # NOTE: TensorFlow's heap makes the exit-time collection slow; see convert.
         gc.freeze()
-
-
-def _save(path: Path, outputs: dict, force: bool, model: Path) -> None:
-    """Write the outputs as one .npz, atomically."""
-    import numpy as np
-
-    from modelkit.fileio import atomic_output
-
-    with atomic_output(path, force=force, sources=(model,)) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **outputs)

@@ -21,12 +21,10 @@ def summarize_job(path: str, tensors: bool, subgraph: int | None,
     Raises:
         ModelkitError: the model could not be read, or the subgraph is out of range.
     """
-    from modelkit.analysis.summary import summarize as facts_of
-    from modelkit.formats.registry import load
+    from modelkit import api
 
-    loaded = load(path, fmt)
-    warnings = [str(w) for w in loaded.metadata.get("warnings") or ()]
-    return facts_of(loaded, tensors=tensors, subgraph=subgraph), warnings
+    summary = api.summarize(path, tensors=tensors, subgraph=subgraph, format=fmt)
+    return summary.to_dict(), summary.warnings
 
 
 @app.command()
@@ -57,20 +55,16 @@ def summarize(
             if code:
                 raise typer.Exit(code)
             return
-        from modelkit.analysis.summary import summarize as facts_of
-        from modelkit.formats.registry import load
+        from modelkit import api
 
         model = paths[0]
-        loaded = load(model, fmt)
-        for warning in loaded.metadata.get("warnings") or ():
+        summary = api.summarize(model, tensors=tensors, subgraph=subgraph, format=fmt)
+        for warning in summary.warnings:
             typer.echo(f"warning: {model}: {warning}", err=True)
-        facts = facts_of(loaded, tensors=tensors, subgraph=subgraph)
         if json_out:
-            emit_json(facts)
+            emit_json(summary.to_dict())
         else:
-            from modelkit.analysis.render import render_summary
-
-            emit_text(render_summary(facts))
+            emit_text(summary.text())
 
 
 def _summarize_many(paths: list[Path], json_out: bool, tensors: bool, subgraph: int | None,

@@ -112,14 +112,15 @@ class DebugReport:
         cols = [*CSV_HEAD, *self.metric_names(), *CSV_TAIL]
         return cols + list(CSV_EXTRA) if extra else cols
 
-    def to_csv(self, extra: bool = True) -> str:
-        """The per-layer table as CSV text, in node order; an unmeasured value is empty."""
+    def to_csv(self, *, extra: bool = True) -> str:
+        """The per-layer table as CSV text (csv's default dialect, as TF writes it), in
+        node order; an unmeasured value is empty."""
         import csv
         import io
 
         columns = self.csv_columns(extra)
         buf = io.StringIO()
-        writer = csv.DictWriter(buf, columns, extrasaction="ignore", lineterminator="\n")
+        writer = csv.DictWriter(buf, columns, extrasaction="ignore")
         writer.writeheader()
         for layer in sorted(self.layers, key=lambda x: x.node):
             row = {**layer.to_dict(), **layer.metrics}
