@@ -22,6 +22,7 @@ the diff marks as text.
 from __future__ import annotations
 
 import json
+import math
 
 from modelkit.export.document import Document, GraphDoc, quant_lines, scope_of
 
@@ -139,7 +140,7 @@ def render_graphs(doc: Document) -> str:
             subgraph_ids.setdefault(gd.graph.name, gid)
     collection = {"label": doc.title,
                   "graphs": [graph_json(gd, gid, subgraph_ids) for gd, gid in zip(doc.graphs, ids)]}
-    return json.dumps(collection, ensure_ascii=False, indent=1) + "\n"
+    return json.dumps(collection, ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def node_data(doc: Document, kind: str) -> dict:
@@ -154,7 +155,7 @@ def node_data(doc: Document, kind: str) -> dict:
                 continue
             m = marks[0]
             if kind == "debug":
-                if m.value is not None:
+                if m.value is not None and math.isfinite(m.value):
                     results[str(ni)] = {"value": m.value}
             else:
                 text = "; ".join(f"{x.short}: {x.lines[0][1]}" if x.lines else x.short

@@ -15,7 +15,7 @@ from modelkit.layout.graph import GraphStructure
 # Boxes laid out in one piece at most: the browser's whole-graph limit.
 WHOLE_LIMIT = 2500
 # Boxes per part when a graph is cut.
-PART_SIZE = 300
+PART_SIZE = 200
 
 
 def topological_order(st: GraphStructure) -> list[int]:
