@@ -33,19 +33,20 @@ if TYPE_CHECKING:
 
     from modelkit.api._check import CheckReport, FixResult
     from modelkit.api._reports import ConvertReport, DebugResult, ReduceResult, RunResult
-    from modelkit.api._results import (CompareResult, DiffResult, ExtractResult, Summary,
-                                       TransformResult)
+    from modelkit.api._results import (CompareResult, DiffResult, ExportResult, ExtractResult,
+                                       Summary, TransformResult)
     from modelkit.convert.progress import Progress
     from modelkit.ir import Model
 
 __all__ = ["CheckReport", "CompareResult", "ConvertReport", "DebugResult", "DiffResult",
-           "ExtractResult", "FixResult", "ReduceResult", "RunResult", "Summary",
-           "TransformResult", "check", "compare", "convert", "debug", "diff", "extract",
-           "fix", "load", "reduce", "run", "summarize", "transform"]
+           "ExportResult", "ExtractResult", "FixResult", "ReduceResult", "RunResult",
+           "Summary", "TransformResult", "check", "compare", "convert", "debug", "diff",
+           "export", "extract", "fix", "load", "reduce", "run", "summarize", "transform"]
 
 # Result classes, imported on first use (the commands that run nothing stay quick).
 _RESULTS = {"Summary": "_results", "TransformResult": "_results", "CompareResult": "_results",
-            "DiffResult": "_results", "ExtractResult": "_results", "CheckReport": "_check",
+            "DiffResult": "_results", "ExtractResult": "_results", "ExportResult": "_results",
+            "CheckReport": "_check",
             "FixResult": "_check", "ConvertReport": "_reports", "RunResult": "_reports",
             "DebugResult": "_reports", "ReduceResult": "_reports"}
 
@@ -329,11 +330,12 @@ def convert(src: str | Path | Model, dst: str | Path, *, quantize: str = "none",
         ranges = (values[0], values[1])
     shapes = parse_shapes(input_shapes) if isinstance(input_shapes, str) else (
         [tuple(s) for s in input_shapes] if input_shapes is not None else None)
-    progress = _sources.quiet(progress)
     with _sources.model_file(src, format, "src") as (path, fmt), \
             _sources.data_file(data) as data_path, \
             _sources.data_file(eval_data, "eval_data") as eval_path, \
             _sources.data_file(labels, "labels") as labels_path:
+        progress = _sources.quiet(progress, ((path, src), (data_path, data),
+                                             (eval_path, eval_data), (labels_path, labels)))
         opts = ConvertOptions(
             src=path, dst=Path(dst), to=to, source_format=fmt, quantize=quantize,  # type: ignore[arg-type]
             io_type=io_type, data=data_path, calibration_steps=calibration_steps,
@@ -352,8 +354,8 @@ def convert(src: str | Path | Model, dst: str | Path, *, quantize: str = "none",
             adv = AdviceOptions(max_drop, eval_path, labels_path, min_sqnr, target,
                                 None if recipe is None else Path(recipe))
             if adv.recipe is not None:
-                return apply_recipe(opts, adv.recipe)
-            return advise(opts, adv)
+                return apply_recipe(opts, adv.recipe, progress)
+            return advise(opts, adv, progress)
         from modelkit import interrupts
 
         with interrupts.recording():
@@ -416,10 +418,11 @@ def run(model: str | Path | Model, data: Any, *, labels: Any = None,
     if top_k < 1:
         raise UsageError("--top-k must be at least 1")
     out_path = _output_file(output, force, (model, data, labels))
-    progress = _sources.quiet(progress)
     with _sources.model_file(model, format) as (path, fmt), \
             _sources.data_file(data) as data_path, \
             _sources.data_file(labels, "labels") as labels_path:
+        progress = _sources.quiet(progress, ((path, model), (data_path, data),
+                                             (labels_path, labels)))
         if data_path is None:
             raise UsageError("run needs data (arrays or an .npy, .npz or image folder)")
         rt = open_model(path, fmt, signature=signature, delegates=delegates,  # type: ignore[arg-type]
@@ -527,12 +530,12 @@ def compare(a: str | Path | Model, b: str | Path | Model, data: Any, *, atol: fl
     from modelkit.runtime.compare import check_tolerances, compare_arrays, run_pair
 
     check_tolerances(atol, rtol)
-    progress = _sources.quiet(progress)
     opts = dict(signature=signature, delegates=delegates, allow_unsafe_ops=allow_unsafe_ops,
                 debug=show_logs)
     with _sources.model_file(a, format_a, "a") as (path_a, fmt_a), \
             _sources.model_file(b, format_b, "b") as (path_b, fmt_b), \
             _sources.data_file(data) as data_path:
+        progress = _sources.quiet(progress, ((path_a, a), (path_b, b), (data_path, data)))
         with open_model(path_a, fmt_a, **opts) as rt_a, \
                 open_model(path_b, fmt_b, **opts) as rt_b:  # type: ignore[arg-type]
             # NOTE: the same float inputs go to both; a model's metadata normalization
@@ -666,7 +669,9 @@ def debug(float_model: str | Path | Model, quant_model: str | Path | Model | Non
             load_labels(labels_path, min(samples, total), total=total)
         if not 0 <= max_drop <= 100:
             raise UsageError(f"--max-drop {max_drop:g}: give points between 0 and 100")
-        progress = _sources.quiet(progress)
+        progress = _sources.quiet(progress, ((src, float_model), (quant, quant_model),
+                                             (data_path, data), (calib_path, calibration_data),
+                                             (labels_path, labels)))
         report = DebugResult.from_report(run_debug(opts, progress))
         if labels is not None if verify_advice is None else verify_advice:
             from modelkit.advisor import verify
@@ -828,7 +833,103 @@ def reduce(model: str | Path | Model, dst: str | Path, *, until: str | None = No
                              artifacts=None if artifacts is None else Path(artifacts),
                              force=force, fmt=fmt, delegates=delegates, timeout=timeout,
                              mode=mode, debug=show_logs)
-        report = ReduceResult.from_report(reduce_model(opts, _sources.quiet(progress)))
+        progress = _sources.quiet(progress, ((path, model), (ref, reference),
+                                             (data_path, data)))
+        report = ReduceResult.from_report(reduce_model(opts, progress))
         if not _sources.is_path(model):
             report.model = _sources.display_name(model) or report.model
     return report
+
+
+def export(model: str | Path | Model, out: str | Path | None = None, *, to: str | None = None,
+           check: str | None = None, overlay: str | Path | DebugResult | None = None,
+           diff: str | Path | Model | None = None, graph: int | None = None,
+           format: str | None = None, force: bool = False) -> ExportResult:
+    """A model's graph as one offline HTML page, SVG, DOT, Mermaid, Model Explorer JSON
+    or modelkit's graph JSON, with check findings, per-layer error or a diff marked on
+    it (`modelkit export`).
+
+    Args:
+        model: a path or a loaded Model.
+        out: the file to write (its extension picks the format); None renders in
+            memory only (`result.text`; give `to`).
+        to: `html`, `svg`, `dot`, `mermaid`, `model-explorer` or `json`.
+        check: mark what `check` finds for this target.
+        overlay: mark the per-layer error of a debug report: a `debug` result, or the
+            path of the JSON `modelkit debug --json` wrote.
+        diff: mark what the model adds or changes against this other model.
+        graph: only this graph (svg and mermaid draw graph 0 by default).
+        format: force the input format.
+        force: replace an existing output.
+
+    Returns:
+        The files rendered (OUT, and Model Explorer node data beside it) and the notes.
+
+    Raises:
+        UsageError: an unknown format or target, an output that exists without `force`,
+            an overlay written for another model.
+        ModelReadError: a model cannot be read.
+    """
+    import json
+    import tempfile
+
+    from modelkit.api._results import ExportResult
+    from modelkit.api._sources import display_name, is_model, is_path, load_model
+    from modelkit.errors import UsageError
+    from modelkit.export import formats
+    from modelkit.export.document import Document
+    from modelkit.export.marks import Marks, check_marks, debug_marks, diff_marks
+
+    if out is None and to is None:
+        raise UsageError("export needs `out` or `to` (html, svg, dot, mermaid, "
+                         "model-explorer or json)")
+    target = Path(out) if out is not None else Path(f"model.{_EXPORT_EXT.get(to, to)}")
+    kind = formats.resolve(target, to)
+    sources = tuple(x.path if is_model(x) else x for x in (model, overlay, diff)
+                    if is_path(x) or (is_model(x) and x.path))
+    if out is not None:
+        planned = [target]
+        if kind == "model-explorer":
+            planned += [formats.node_data_path(target, k) for k, given in
+                        (("check", check), ("debug", overlay), ("diff", diff)) if given]
+        formats.check_outputs(planned, force=force, sources=sources)
+    if check is not None:
+        from modelkit.check import TARGETS
+
+        if check not in TARGETS:
+            raise UsageError(f"unknown --check target {check!r}; choose one of "
+                             f"{', '.join(TARGETS)}")
+    loaded = load_model(model, format)
+    marks = Marks()
+    notes: list[str] = []
+    if check is not None:
+        marks.merge(check_marks(loaded, check))
+    if overlay is not None:
+        if is_path(overlay):
+            found = debug_marks(loaded, overlay)  # type: ignore[arg-type]
+        else:
+            with tempfile.TemporaryDirectory(prefix="modelkit-api-") as work:
+                report = Path(work) / "debug.json"
+                report.write_text(json.dumps(overlay.to_dict()))  # type: ignore[union-attr]
+                found = debug_marks(loaded, report)
+        marks.merge(found)
+        notes.append(found.notes[0])
+    if diff is not None:
+        marks.merge(diff_marks(loaded, load_model(diff, format, "diff"), graph))
+    pick = graph
+    if pick is None and kind in ("svg", "mermaid") and len(loaded.graphs) > 1:
+        pick = 0
+        notes.append(f"{display_name(model)} has {len(loaded.graphs)} graphs; drawing "
+                     "graph 0 (--graph N picks another)")
+    doc = Document.build(loaded, marks, pick)
+    files = formats.render(doc, kind, target)
+    if out is not None:
+        formats.write(files, force=force, sources=sources)
+    return ExportResult(display_name(model) or "", kind, files,
+                        sum(len(g.nodes) for g in doc.graphs),
+                        None if out is None else str(out), notes)
+
+
+# The extension a format's in-memory rendering is named with (`export(model, to=...)`).
+_EXPORT_EXT = {"html": "html", "svg": "svg", "dot": "dot", "mermaid": "mmd",
+               "model-explorer": "json", "json": "json"}

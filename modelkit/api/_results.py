@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 TRANSFORM_SCHEMA_VERSION = 1
 COMPARE_SCHEMA_VERSION = 1
 EXTRACT_SCHEMA_VERSION = 1
+EXPORT_SCHEMA_VERSION = 1
 
 
 def _frame(rows: list[dict], columns: list[str] | None = None) -> pandas.DataFrame:
@@ -368,3 +369,52 @@ class ExtractResult:
                        h.table(["index", "op", "name"],
                                [[o["index"], o["op"], o["name"]] for o in d["ops"]]),
                        h.lines(self.notes, "warning"))
+
+
+# ----------------------------------------------------------------------------- export
+
+
+@dataclass
+class ExportResult:
+    """A model's graph rendered (`modelkit export`).
+
+    Attributes:
+        model: the model, as given.
+        format: `html`, `svg`, `dot`, `mermaid`, `model-explorer` or `json`.
+        files: (path, text) of everything rendered: the output first, then Model
+            Explorer node data files.
+        nodes: nodes drawn.
+        output: the file written (None: rendered in memory only).
+        notes: how much of an overlay matched, which graph was drawn.
+    """
+
+    model: str
+    format: str
+    files: list[tuple[Path, str]]
+    nodes: int
+    output: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def text(self) -> str:
+        """The rendered output (HTML, SVG, DOT, Mermaid or JSON text)."""
+        return self.files[0][1]
+
+    def to_dict(self) -> dict:
+        """What was rendered, as data (the export command prints no JSON)."""
+        return {"schema_version": EXPORT_SCHEMA_VERSION, "model": self.model,
+                "format": self.format, "output": self.output, "nodes": self.nodes,
+                "files": [{"path": str(p) if self.output else None,
+                           "bytes": len(t.encode("utf-8"))} for p, t in self.files],
+                "notes": self.notes}
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        if self.format == "svg":
+            return h.block(self.text)
+        if self.format == "html":
+            return (f"<iframe srcdoc=\"{escape(self.text, quote=True)}\" "
+                    "style=\"width:100%;height:600px;border:1px solid #ddd\"></iframe>")
+        shown = self.text if len(self.text) <= 20000 else self.text[:20000] + "\n..."
+        return h.block(f"<pre>{escape(shown)}</pre>")

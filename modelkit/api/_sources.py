@@ -26,11 +26,24 @@ _WRITABLE = {"tflite": ".tflite", "graphdef": ".pb"}
 ModelLike = Union[str, "os.PathLike[str]", "Model"]
 
 
-def quiet(progress: Progress | None) -> Progress:
-    """`progress`, or one that prints no stages (warnings and notes still go to stderr)."""
+def quiet(progress: Progress | None, given: tuple = ()) -> Progress:
+    """`progress`, or one that prints no stages (warnings and notes still go to stderr);
+    lines that name a temporary file name what the caller gave instead.
+
+    Args:
+        given: (file used, what the caller gave) pairs: a file made for arrays or an
+            in-memory Model is said as `<arrays>` or the Model's path.
+    """
     from modelkit.convert.progress import Progress
 
-    return progress if progress is not None else Progress(quiet=True)
+    progress = progress if progress is not None else Progress(quiet=True)
+    names = {str(path): display_name(original) or "" for path, original in given
+             if path is not None and original is not None and not is_path(original)}
+    if not names:
+        return progress
+    from modelkit.api._renamed import Renamed
+
+    return Renamed(progress, names)
 
 
 def is_model(obj: Any) -> bool:

@@ -288,7 +288,8 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
         float_bytes = _float_tflite(opts, opts.src, src_fmt, workdir, progress)
         with open_runtime(float_bytes, name=str(opts.src)) as rt:
             specs = _specs(rt)
-        arrays = load_data(opts.data, specs, limit=opts.samples)  # type: ignore[arg-type]
+        arrays = load_data(opts.data, specs, limit=opts.samples,  # type: ignore[arg-type]
+                           warn=progress.warn)
         count = int(arrays[0].shape[0])
         labels = (load_labels(opts.labels, count, total=check_data(opts.data))
                   if opts.labels is not None else None)
@@ -394,7 +395,8 @@ def _quantize(opts: DebugOptions, float_bytes: bytes, arrays: list[np.ndarray],
         selective.check_names(opts.denylist, [r[1] for r in rows], [r[0] for r in rows],
                               str(opts.src))
     if opts.calibration_data is not None:
-        arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps)
+        arrays = load_data(opts.calibration_data, specs, limit=opts.calibration_steps,
+                           warn=progress.warn)
     calib_count = min(opts.calibration_steps, int(arrays[0].shape[0]))
     calib = _sample_factory(arrays, calib_count, progress, "calibrating")
     progress.stage("loading TensorFlow")
