@@ -154,3 +154,18 @@ def test_a_1000_op_model_draws_every_node_at_once(tmp_path, browser):
     browser.open(page)
     count = browser.eval("document.querySelectorAll('#mk-view [data-node]').length")
     assert count == 1000
+
+
+def test_the_graph_selector_shows_each_graph(tmp_path, browser):
+    path = SAMPLES / "control_flow.tflite"
+    if not path.exists():
+        pytest.skip("no control_flow sample")
+    model = modelkit.load(path)
+    page = _page(tmp_path, model)
+    browser.open(page)
+    for gi, g in enumerate(model.graphs):
+        drawn = browser.eval(f"""(() => {{ const s = document.getElementById('mk-graph');
+            s.value = '{gi}'; s.dispatchEvent(new Event('change'));
+            return [...document.querySelectorAll('#mk-view [data-node]')]
+                .map(e => [+e.dataset.node, e.dataset.op]); }})()""")
+        assert sorted(map(tuple, drawn)) == sorted((i, n.op) for i, n in enumerate(g.nodes))

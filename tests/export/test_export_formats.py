@@ -326,3 +326,21 @@ def test_a_graph_in_parts_draws_every_node_once_and_counts_the_edges_between_par
     assert hidden == sum(1 for e in st.edges if part[e.src] != part[e.dst]) > 0
     # Parts follow the graph's order: every edge runs forward or within a part.
     assert all(part[e.src] <= part[e.dst] for e in st.edges)
+
+
+def test_a_constant_no_op_reads_is_listed_once_and_an_empty_graph_exports():
+    from modelkit.ir import ArrayData, DType, Graph, Model, Node, Value
+
+    c = Value("unused/w", DType.FLOAT32, (2,), data=ArrayData(np.array([1, 2], np.float32)))
+    x, y = Value("x", DType.FLOAT32, (2,)), Value("y", DType.FLOAT32, (2,))
+    g = Graph("g", [Node("unused/w", "Const", "tf", [], [c]), Node("relu", "Relu", "tf", [x], [y])],
+              [c, x, y], [x], [y])
+    model = Model("graphdef", None, [g, Graph("empty")])
+    doc = Document.build(model, Marks())
+    nodes, _, _ = svg_elements(ET.fromstring(formats.render(doc, "svg", Path("x.svg"))[0][1]))
+    assert sorted((ni, op) for ni, op, _ in nodes) == [(0, "Const"), (1, "Relu")]
+    data = html_data(formats.render(doc, "html", Path("x.html"))[0][1])
+    assert data["graphs"][0]["nodes"][0]["b"] == -1 and data["graphs"][1]["nodes"] == []
+    for fmt in ("dot", "json", "model-explorer"):
+        assert formats.render(doc, fmt, Path("x.json" if "json" in fmt or "model" in fmt
+                                               else "x.dot"))[0][1]
