@@ -15,7 +15,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 BENCHES = ["bench_summarize", "bench_graphdef", "bench_convert", "bench_tui", "bench_check",
            "bench_check_many", "bench_debug",
-           "bench_transform", "bench_run", "bench_diff", "bench_reduce",
+           "bench_transform", "bench_run", "bench_diff", "bench_reduce", "bench_advisor",
            "bench_export"]
 
 

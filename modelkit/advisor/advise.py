@@ -570,7 +570,8 @@ def _bound(run: _Run, report: AdviceReport, int8: Candidate) -> None:
         io = "float inputs and outputs"
     else:
         outputs = ev.fake_io(run.float_bytes, int8.data["path"].read_bytes())
-        io = f"the {run.io_type} inputs and outputs quantized as calibrated"
+        io = "float inputs and outputs" if run.io_type == "float32" else \
+            f"the {run.io_type} inputs and outputs quantized as calibrated"
     m = ev.measure(outputs)
     report.notes.append(f"every layer in float with {io}: " + _describe(run.budget, m))
     if run.budget.meets(m):

@@ -5,6 +5,7 @@ written, the command that reproduces it and what the search cost."""
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, field
 
 from modelkit.advisor.evaluate import Budget, Measurement
@@ -56,18 +57,31 @@ class AdviceReport:
                          else f"{m.sqnr_db:.1f} dB")
         return ", ".join(parts) or "-"
 
-    @staticmethod
-    def _layers(c: Candidate) -> str:
+    def _layers(self, c: Candidate) -> str:
         if c.origin == "converter":
             return "(TF converter, full int8)"
         if not c.assignment:
             return "(all int8)"
-        return ", ".join(f"{short(k)}={v}" for k, v in c.assignment.items())
+        return ", ".join(f"{self.display(k)}={v}" for k, v in c.assignment.items())
+
+    def display(self, name: str) -> str:
+        """A layer's name in the text report: its first fused name, without the scope
+        every layer shares (`model_1/dense1_1/MatMul` -> `dense1_1/MatMul`)."""
+        names = [short(n) for n, _, _ in self.ranking] + \
+            [short(k) for c in self.candidates for k in c.assignment]
+        first = short(name)
+        scoped = sorted({n for n in names if "/" in n})
+        if len(scoped) < 2:
+            return first
+        prefix = os.path.commonprefix(scoped)
+        prefix = prefix[:prefix.rfind("/") + 1]
+        return first[len(prefix):] if first.startswith(prefix) and len(first) > len(prefix) \
+            else first
 
     def table(self) -> list[str]:
         """One row per candidate tried."""
         rows = [("#", "layers outside int8", self.budget.metric if self.budget.max_drop
-                 is not None else "SQNR", "drop", "size", "latency", "ops f/i16", "result")]
+                 is not None else "SQNR", "drop", "bytes", "latency", "ops f/i16", "result")]
         for c in self.candidates:
             m = c.data.get("measure")
             drop = "-" if m is None or m.drop is None or not math.isfinite(m.drop) \
@@ -99,7 +113,7 @@ class AdviceReport:
             out.append(f"float model (TensorFlow): accuracy {100 * self.float_measure.accuracy:.2f}%")
         if self.ranking:
             out.append("ranking (modelkit debug, own error first): " + ", ".join(
-                f"{short(n)} ({'-' if db is None else f'{db:.1f} dB'})"
+                f"{self.display(n)} ({'-' if db is None else f'{db:.1f} dB'})"
                 for n, _, db in self.ranking))
         out.extend(self.table())
         c = self.chosen
