@@ -78,6 +78,11 @@ def export(
             if check not in TARGETS:
                 raise UsageError(f"unknown --check target {check!r}; choose one of "
                                  f"{', '.join(TARGETS)}")
+        if overlay is not None:
+            from modelkit.debug.overlay import read_report
+
+            # NOTE: a malformed overlay is refused before the model is read.
+            read_report(overlay)
         loaded = load(model, fmt)
         marks = Marks()
         if check is not None:

@@ -324,10 +324,11 @@ PAGE_SCRIPT = r"""
     side.innerHTML = h;
   }
 
-  var drag = null;
+  var drag = null, dragged = false;
   view.addEventListener("mousedown", function (ev) {
     if (ev.button !== 0) return;
     drag = {x: ev.clientX, y: ev.clientY, sx: S.x, sy: S.y, moved: false};
+    dragged = false;
     view.focus();
     ev.preventDefault();
   });
@@ -338,11 +339,12 @@ PAGE_SCRIPT = r"""
     if (drag.moved) { S.x = drag.sx + dx; S.y = drag.sy + dy; apply(); }
   });
   window.addEventListener("mouseup", function () {
-    if (drag && drag.moved) { drag = null; view.classList.remove("drag"); return; }
+    // NOTE: the click that ends a drag selects nothing.
+    if (drag && drag.moved) { dragged = true; view.classList.remove("drag"); }
     drag = null;
   });
   view.addEventListener("click", function (ev) {
-    if (view.classList.contains("drag")) return;
+    if (dragged) { dragged = false; return; }
     var el = ev.target.closest("[data-box]");
     if (el) selectBox(+el.getAttribute("data-box"));
   });

@@ -169,3 +169,35 @@ def test_the_graph_selector_shows_each_graph(tmp_path, browser):
             return [...document.querySelectorAll('#mk-view [data-node]')]
                 .map(e => [+e.dataset.node, e.dataset.op]); }})()""")
         assert sorted(map(tuple, drawn)) == sorted((i, n.op) for i, n in enumerate(g.nodes))
+
+
+def test_dragging_pans_and_selects_nothing_wheel_zooms(tmp_path, browser):
+    model = modelkit.load(SAMPLES / "digits_int8.tflite")
+    page = _page(tmp_path, model)
+    browser.open(page)
+    x, y = browser.eval("""(() => { const r = document.querySelector('#mk-view [data-node="2"] rect')
+        .getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()""")
+    before = browser.eval("document.querySelector('#mk-view svg').style.transform")
+    browser.send("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left",
+                 clickCount=1)
+    for step in range(1, 6):
+        browser.send("Input.dispatchMouseEvent", type="mouseMoved", x=x + 12 * step,
+                     y=y + 5 * step, button="left", buttons=1)
+    browser.send("Input.dispatchMouseEvent", type="mouseReleased", x=x + 60, y=y + 25,
+                 button="left", clickCount=1)
+    state = browser.eval("[modelkitExport.state.x, modelkitExport.state.y, "
+                         "document.body.dataset.selected]")
+    after = browser.eval("document.querySelector('#mk-view svg').style.transform")
+    assert after != before and state[2] is None
+    # The wheel zooms about the pointer: the point under it stays put.
+    k0 = browser.eval("modelkitExport.state.k")
+    browser.send("Input.dispatchMouseEvent", type="mouseWheel", x=x, y=y, deltaX=0,
+                 deltaY=-240)
+    s = browser.eval("[modelkitExport.state.k, modelkitExport.state.x, modelkitExport.state.y,"
+                     " document.getElementById('mk-view').getBoundingClientRect().left,"
+                     " document.getElementById('mk-view').getBoundingClientRect().top]")
+    assert s[0] > k0
+    vx, vy = x - s[3], y - s[4]
+    before_pt = ((vx - state[0]) / k0, (vy - state[1]) / k0)
+    after_pt = ((vx - s[1]) / s[0], (vy - s[2]) / s[0])
+    assert after_pt == pytest.approx(before_pt, abs=1e-6)
