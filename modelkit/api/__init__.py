@@ -685,8 +685,10 @@ def debug(float_model: str | Path | Model, quant_model: str | Path | Model | Non
 
 
 def _rename_debug(report, given) -> None:
-    """A debug report names what the caller gave, not the temporary files."""
-    from modelkit.api._sources import display_name, is_path
+    """A debug report names what the caller gave, not the temporary files: a model by
+    its path (or `<memory>`), arrays by the file name a command line would read them
+    from, with a note saying so."""
+    from modelkit.api._sources import display_name, is_model, is_path
 
     for path, original in given:
         if path is None or original is None or is_path(original):
@@ -696,7 +698,12 @@ def _rename_debug(report, given) -> None:
             report.model = shown
         if report.quantized_model == str(path):
             report.quantized_model = shown
-        report.convert_command = report.convert_command.replace(str(path), shown)
+        if str(path) in report.convert_command:
+            if not is_model(original):
+                shown = path.name
+                report.notes.append(f"the convert command reads the data from {shown}: "
+                                    "save the arrays there (numpy.save or numpy.savez)")
+            report.convert_command = report.convert_command.replace(str(path), shown)
         report.notes = [n.replace(str(path), shown) for n in report.notes]
 
 
