@@ -27,6 +27,16 @@ def float_accuracy(planted) -> float:
     return float(np.mean(pred == test["y"]))
 
 
+def cli(*args):
+    """A modelkit command in-process (typer's runner): stdout and stderr apart."""
+    from typer.testing import CliRunner
+
+    from modelkit.cli.main import _register, app
+
+    _register()
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
 def litert_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of a TFLite file in the LiteRT interpreter, the input quantized
     by hand with its own scale and zero point."""

@@ -15,18 +15,16 @@ import numpy as np
 
 from modelkit.advisor.evaluate import Budget, Measurement
 from modelkit.advisor.verify import AdviceCheck
-from tests.advisor.conftest import litert_accuracy
-from tests.conftest import run_cli
+from tests.advisor.conftest import cli, litert_accuracy
 
 SAMPLES_MEASURED = 200  # debug's --samples default
 
 
 def test_debug_says_its_advice_did_not_recover_and_names_the_search(planted, tmp_path):
-    proc = run_cli("debug", str(planted["model"]), "--data", str(planted["test"]),
-                   "--labels", str(planted["test"]), "--calibration-data",
-                   str(planted["calib"]), "--json", timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    res = cli("debug", planted["model"], "--data", planted["test"], "--labels",
+              planted["test"], "--calibration-data", planted["calib"], "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
     check = report["advice_verified"]
     assert check is not None and check["command"] == report["convert_command"]
     assert check["nodes"] == report["suggest_denylist"]
@@ -34,8 +32,8 @@ def test_debug_says_its_advice_did_not_recover_and_names_the_search(planted, tmp
     args = shlex.split(report["convert_command"])
     out = tmp_path / "selective.tflite"
     args[3] = str(out)
-    convert = run_cli(*args[1:], "--no-verify", timeout=300)
-    assert convert.returncode == 0, convert.stderr
+    convert = cli(*args[1:], "--no-verify")
+    assert convert.exit_code == 0, convert.stderr
     test = np.load(planted["test"])
     x, y = test["x"][:SAMPLES_MEASURED], test["y"][:SAMPLES_MEASURED]
     accuracy = litert_accuracy(out, x, y)
@@ -48,13 +46,12 @@ def test_debug_says_its_advice_did_not_recover_and_names_the_search(planted, tmp
 
 
 def test_without_labels_debug_does_not_convert_again(planted):
-    proc = run_cli("debug", str(planted["model"]), "--data", str(planted["test"]),
-                   "--calibration-data", str(planted["calib"]), "--samples", "50", "--json",
-                   timeout=600)
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    res = cli("debug", planted["model"], "--data", planted["test"], "--calibration-data",
+              planted["calib"], "--samples", "50", "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
     assert report["suggest_denylist"] and report["advice_verified"] is None
-    assert "verifying the advice" not in proc.stderr
+    assert "verifying the advice" not in res.stderr
 
 
 def _check(accuracy: float, recovered: bool) -> AdviceCheck:

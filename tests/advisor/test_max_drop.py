@@ -15,24 +15,25 @@ import json
 import numpy as np
 import pytest
 
-from tests.advisor.conftest import litert_accuracy, ops_outside_int8
+from tests.advisor.conftest import cli, litert_accuracy, ops_outside_int8
 from tests.conftest import SAMPLES, run_cli
 
 MAX_OPS_OUTSIDE_INT8 = 4
 
 
 def _search(planted, dst, *extra):
-    return run_cli("convert", str(planted["model"]), str(dst), "--quantize", "int8",
-                   "--data", str(planted["calib"]), "--max-drop", "1",
-                   "--eval-data", str(planted["test"]), *extra, "--json", timeout=600)
+    """`modelkit convert --max-drop 1 ... --json` in-process (TensorFlow loaded once)."""
+    return cli("convert", planted["model"], dst, "--quantize", "int8", "--data",
+               planted["calib"], "--max-drop", "1", "--eval-data", planted["test"], *extra,
+               "--json")
 
 
 @pytest.fixture(scope="module")
 def searched(planted, tmp_path_factory):
     dst = tmp_path_factory.mktemp("search") / "mixed.tflite"
-    proc = _search(planted, dst, "--labels", str(planted["test"]))
-    assert proc.returncode == 0, proc.stderr
-    return dst, json.loads(proc.stdout)
+    res = _search(planted, dst, "--labels", planted["test"])
+    assert res.exit_code == 0, res.stderr
+    return dst, json.loads(res.stdout)
 
 
 def test_the_written_model_keeps_the_budget_with_few_ops_outside_int8(
@@ -88,16 +89,16 @@ def test_convert_recipe_is_the_printed_command(searched, tmp_path):
     assert args[:2] == ["modelkit", "convert"]
     out = tmp_path / "again.tflite"
     args[3] = str(out)
-    proc = run_cli(*args[1:], timeout=300)
-    assert proc.returncode == 0, proc.stderr
+    res = cli(*args[1:])
+    assert res.exit_code == 0, res.stderr
     assert out.read_bytes() == dst.read_bytes()
 
 
 def test_target_micro_keeps_the_budget_and_checks_clean(planted, float_accuracy, tmp_path):
     dst = tmp_path / "micro.tflite"
-    proc = _search(planted, dst, "--labels", str(planted["test"]), "--target", "micro")
-    assert proc.returncode == 0, proc.stderr
-    report = json.loads(proc.stdout)
+    res = _search(planted, dst, "--labels", planted["test"], "--target", "micro")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
     assert report["check"] == {"errors": 0, "warnings": 0}
     check = run_cli("check", str(dst), "--target", "micro")
     assert check.returncode == 0 and "0 errors" in check.stdout, check.stdout
@@ -144,9 +145,9 @@ def test_a_budget_nothing_can_keep_fails_and_writes_nothing(planted, tmp_path):
     x = np.load(planted["test"])["x"] * 255.0
     np.save(tmp_path / "x255.npy", x)
     dst = tmp_path / "never.tflite"
-    proc = _search(planted, dst, "--eval-data", str(tmp_path / "x255.npy"))
-    assert proc.returncode == 1, proc.stderr
-    assert "cannot be met" in proc.stderr and "nothing written" in proc.stderr
+    res = _search(planted, dst, "--eval-data", tmp_path / "x255.npy")
+    assert res.exit_code == 1, res.stderr
+    assert "cannot be met" in res.stderr and "nothing written" in res.stderr
     assert not dst.exists() and not dst.with_name(dst.name + ".recipe.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["x255.npy"]
     model = keras.models.load_model(planted["model"], compile=False)
