@@ -229,7 +229,7 @@ def transform(model: str | Path | Model, transforms: str, dst: str | Path | None
     if is_model(model) and model.format not in ("tflite", "graphdef"):  # type: ignore[union-attr]
         # NOTE: a SavedModel, checkpoint or Keras model is frozen from its own file.
         if not model.path:  # type: ignore[union-attr]
-            raise UsageError(f"this {model.format} model has no file to freeze; save it "  # type: ignore[union-attr]
+            raise UsageError(f"this {model.format} model has no file to freeze; save it "
                              "and give the path")
         model = Path(model.path)  # type: ignore[union-attr]
     elif not is_model(model) and not is_path(model):
@@ -337,7 +337,7 @@ def convert(src: str | Path | Model, dst: str | Path, *, quantize: str = "none",
         progress = _sources.quiet(progress, ((path, src), (data_path, data),
                                              (eval_path, eval_data), (labels_path, labels)))
         opts = ConvertOptions(
-            src=path, dst=Path(dst), to=to, source_format=fmt, quantize=quantize,  # type: ignore[arg-type]
+            src=path, dst=Path(dst), to=to, source_format=fmt, quantize=quantize,
             io_type=io_type, data=data_path, calibration_steps=calibration_steps,
             mean=floats(mean, "--mean"), std=floats(std, "--std"),
             default_ranges=ranges, inputs=_names(inputs), outputs=_names(outputs),
@@ -425,7 +425,7 @@ def run(model: str | Path | Model, data: Any, *, labels: Any = None,
                                              (labels_path, labels)))
         if data_path is None:
             raise UsageError("run needs data (arrays or an .npy, .npz or image folder)")
-        rt = open_model(path, fmt, signature=signature, delegates=delegates,  # type: ignore[arg-type]
+        rt = open_model(path, fmt, signature=signature, delegates=delegates,
                         allow_unsafe_ops=allow_unsafe_ops, inputs=_names(inputs),
                         outputs=_names(outputs), debug=show_logs)
         with rt:
@@ -540,7 +540,7 @@ def compare(a: str | Path | Model, b: str | Path | Model, data: Any, *, atol: fl
                 open_model(path_b, fmt_b, **opts) as rt_b:  # type: ignore[arg-type]
             # NOTE: the same float inputs go to both; a model's metadata normalization
             # is not applied, so that A and B see the same values.
-            arrays, fed, _ = prepare_inputs(rt_a, data_path, floats(mean, "--mean"),  # type: ignore[arg-type]
+            arrays, fed, _ = prepare_inputs(rt_a, data_path, floats(mean, "--mean"),
                                             floats(std, "--std"), raw=False, limit=None
                                             if limit is None else limit, progress=progress,
                                             metadata=False)
@@ -652,7 +652,7 @@ def debug(float_model: str | Path | Model, quant_model: str | Path | Model | Non
             _sources.data_file(calibration_data, "calibration_data") as calib_path, \
             _sources.data_file(labels, "labels") as labels_path:
         opts = DebugOptions(
-            src=src, quant=quant, data=data_path, calibration_data=calib_path,  # type: ignore[arg-type]
+            src=src, quant=quant, data=data_path, calibration_data=calib_path,
             quantize=quantize, io_type=io_type, samples=samples,
             calibration_steps=calibration_steps, denylist=denylist, labels=labels_path,
             save=None if save is None else Path(save), signature=signature, force=force,
@@ -834,7 +834,7 @@ def reduce(model: str | Path | Model, dst: str | Path, *, until: str | None = No
     with _sources.model_file(model, format) as (path, fmt), \
             _sources.model_file(reference, None, "reference") as (ref, _), \
             _sources.data_file(data) as data_path:
-        opts = ReduceOptions(src=path, dst=Path(dst), until=until, check=check,  # type: ignore[arg-type]
+        opts = ReduceOptions(src=path, dst=Path(dst), until=until, check=check,
                              fail_regex=fail_regex, target=target, reference=ref,
                              data=data_path, atol=atol, rtol=rtol, limit=limit,
                              artifacts=None if artifacts is None else Path(artifacts),

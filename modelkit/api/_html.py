@@ -80,17 +80,28 @@ def lines(items: Iterable[str], cls: str = "") -> str:
 
 def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, bad: Sequence[bool],
               title: str, threshold: float | None = None, width: int = 640) -> str:
-    """A horizontal bar chart as inline SVG: one bar per label, red when `bad`, a
-    dashed line at `threshold`."""
+    """A horizontal bar chart as inline SVG on a log scale (errors span decades): one bar
+    per label, red when `bad`, a dashed line at `threshold`.
+
+    A bar's length is `log(value / low) / log(high / low)` of the plot's width, with
+    `low` a tenth of the smallest value (and at most a tenth of `threshold`) and `high`
+    the largest value (at least twice `threshold`); a value that is missing, not
+    finite or not positive gets no bar, only its text."""
     finite = [v for v in values if v is not None and math.isfinite(v) and v > 0]
-    top = max(finite + ([threshold * 2] if threshold else []), default=1.0)
+    low = min(finite + ([threshold] if threshold else []), default=1.0) / 10
+    high = max(finite + ([threshold * 2] if threshold else []), default=1.0)
+    span = math.log(high / low) or 1.0
     row, label_w, pad = 18, 260, 4
     bar_w = width - label_w - 70
     height = row * len(labels) + 24
+
+    def length(value: float) -> float:
+        return bar_w * math.log(value / low) / span
+
     parts = [f"<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" "
              f"height=\"{height}\" role=\"img\" font-family=\"sans-serif\" font-size=\"11\">",
              f"<title>{escape(title)}</title>",
-             f"<text x=\"0\" y=\"12\" font-weight=\"bold\">{escape(title)}</text>"]
+             f"<text x=\"0\" y=\"12\" font-weight=\"bold\">{escape(title)} (log scale)</text>"]
     for i, (label, value) in enumerate(zip(labels, values)):
         y = 20 + i * row
         shown = label if len(label) <= 40 else "…" + label[-39:]
@@ -99,15 +110,16 @@ def bar_chart(labels: Sequence[str], values: Sequence[float | None], *, bad: Seq
             parts.append(f"<text x=\"{label_w}\" y=\"{y + 12}\" fill=\"#666\">"
                          f"{number(value)}</text>")
             continue
-        w = max(1.0, bar_w * min(value, top) / top)
+        w = length(value)
         color = "#d1242f" if bad[i] else "#2da44e"
-        parts.append(f"<rect x=\"{label_w}\" y=\"{y + pad}\" width=\"{w:.1f}\" "
+        parts.append(f"<rect x=\"{label_w}\" y=\"{y + pad}\" width=\"{w:.2f}\" "
                      f"height=\"{row - 2 * pad}\" fill=\"{color}\"/>")
         parts.append(f"<text x=\"{label_w + w + 4:.1f}\" y=\"{y + 12}\">"
                      f"{number(value, '.3g')}</text>")
     if threshold:
-        x = label_w + bar_w * min(threshold, top) / top
+        x = label_w + length(threshold)
         parts.append(f"<line x1=\"{x:.1f}\" y1=\"16\" x2=\"{x:.1f}\" y2=\"{height}\" "
-                     "stroke=\"#555\" stroke-dasharray=\"3,3\"/>")
+                     "stroke=\"#555\" stroke-dasharray=\"3,3\"><title>"
+                     f"{number(threshold, 'g')}</title></line>")
     parts.append("</svg>")
     return "".join(parts)

@@ -107,7 +107,7 @@ def model_file(model: ModelLike | None, fmt: str | None = None,
     suffix = _WRITABLE.get(model.format)  # type: ignore[union-attr]
     if suffix is None:
         if not model.path:  # type: ignore[union-attr]
-            raise UsageError(f"{what}: this {model.format} model has no file; "  # type: ignore[union-attr]
+            raise UsageError(f"{what}: this {model.format} model has no file; "
                              "save it and give the path")
         yield Path(model.path), model.format  # type: ignore[union-attr,arg-type]
         return

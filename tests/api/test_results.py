@@ -42,13 +42,14 @@ def test_debug_chart_draws_every_layer_by_its_error(layers):
            for r in rows]
     assert [fill == "#d1242f" for _, fill in bars] == red
     assert any(red) and not all(red)
-    # Bar lengths are proportional to rmse/scale (a bar is at least one pixel long), and
-    # each bar is labelled with its value.
+    # Bar lengths follow rmse/scale on a log scale: log(v / low) with low a tenth of the
+    # smallest value, the largest bar the whole plot; each bar is labelled with its value.
     widths = np.array([float(w) for w, _ in bars])
     steps = np.array([r["rmse_scale"] for r in rows])
-    expected = np.maximum(widths.max() * steps / steps.max(), 1.0)
-    np.testing.assert_allclose(widths, expected, atol=0.06)
-    assert widths.min() < 2 < widths.max()
+    low = min(steps.min(), 0.7) / 10
+    expected = widths.max() * np.log(steps / low) / np.log(steps.max() / low)
+    np.testing.assert_allclose(widths, expected, atol=0.006)
+    assert list(np.argsort(widths, kind="stable")) == list(np.argsort(steps, kind="stable"))
     for r in rows:
         assert f">{format(r['rmse_scale'], '.3g')}</text>" in svg
 
