@@ -1,9 +1,11 @@
 """`modelkit export`: a model's graph as one offline HTML page, SVG, DOT, Mermaid,
 Model Explorer JSON or modelkit's own graph JSON.
 
-    from modelkit.export import Document, render
-    doc = Document.build(model, marks)          # marks: modelkit.export.marks
-    text = render(doc, "html")
+    from modelkit.export import Document, formats
+    from modelkit.export.marks import check_marks
+    doc = Document.build(model, check_marks(model, "micro"))
+    files = formats.render(doc, "html", Path("model.html"))   # [(path, text)]
+    formats.write(files, force=False, sources=(model.path,))
 
 Each renderer is a small module that only formats a `Document`.
 """
