@@ -330,6 +330,7 @@ def convert(src: str | Path | Model, dst: str | Path, *, quantize: str = "none",
         ranges = (values[0], values[1])
     shapes = parse_shapes(input_shapes) if isinstance(input_shapes, str) else (
         [tuple(s) for s in input_shapes] if input_shapes is not None else None)
+    _keep_source(src, dst, force)
     with _sources.model_file(src, format, "src") as (path, fmt), \
             _sources.data_file(data) as data_path, \
             _sources.data_file(eval_data, "eval_data") as eval_path, \
@@ -453,6 +454,17 @@ def run(model: str | Path | Model, data: Any, *, labels: Any = None,
         _save_npz(out_path, outs, force, model)
         report.notes.append(f"outputs saved to {out_path}")
     return report
+
+
+def _keep_source(model: Any, dst: str | Path, force: bool) -> None:
+    """Refuse an output that is (or holds) the file an in-memory Model was read from:
+    the library sees only the temporary copy it runs."""
+    from modelkit.api._sources import is_model
+    from modelkit.fileio import check_output
+
+    if is_model(model) and model.path:
+        check_output(dst, force=force, sources=(model.path,),
+                     folder=Path(dst).suffix == "")
 
 
 def _output_file(output: str | Path | None, force: bool, inputs: tuple) -> Path | None:
@@ -703,6 +715,10 @@ def _rename_debug(report, given) -> None:
                 shown = path.name
                 report.notes.append(f"the convert command reads the data from {shown}: "
                                     "save the arrays there (numpy.save or numpy.savez)")
+            else:
+                report.notes.append(f"the convert command names {shown}, the file the model "
+                                    "was read from: save the model there first if it was "
+                                    "changed in memory")
             report.convert_command = report.convert_command.replace(str(path), shown)
         report.notes = [n.replace(str(path), shown) for n in report.notes]
 
@@ -831,6 +847,7 @@ def reduce(model: str | Path | Model, dst: str | Path, *, until: str | None = No
     from modelkit.api._reports import ReduceResult
     from modelkit.reduce.reducer import ReduceOptions, reduce_model
 
+    _keep_source(model, dst, force)
     with _sources.model_file(model, format) as (path, fmt), \
             _sources.model_file(reference, None, "reference") as (ref, _), \
             _sources.data_file(data) as data_path:
