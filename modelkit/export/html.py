@@ -121,11 +121,16 @@ def render_html(doc: Document) -> str:
 </head><body>
 <header><h1>{escape(doc.title)}</h1>{selector}
 <input id="mk-search" type="search" placeholder="search name, op or dtype (/)" aria-label="search">
-<button id="mk-fit" title="fit (0)">fit</button><button id="mk-in" title="zoom in (+)">+</button><button id="mk-out" title="zoom out (-)">&minus;</button>
-<button id="mk-prev" title="previous part (PageUp)" hidden>&lsaquo; part</button><span id="mk-part"></span><button id="mk-next" title="next part (PageDown)" hidden>part &rsaquo;</button>
+<button id="mk-fit" title="fit (0)">fit</button>
+<button id="mk-in" title="zoom in (+)">+</button>
+<button id="mk-out" title="zoom out (-)">&minus;</button>
+<button id="mk-prev" title="previous part (PageUp)" hidden>&lsaquo; part</button>
+<span id="mk-part"></span>
+<button id="mk-next" title="next part (PageDown)" hidden>part &rsaquo;</button>
 </header>
 <div id="mk-notes">{notes}</div>
-<main><div id="mk-view" tabindex="0" data-first="0,0"><svg width="{first_size[0]}" height="{first_size[1]}">{first_body}</svg></div>
+<main><div id="mk-view" tabindex="0" data-first="0,0"><svg width="{first_size[0]}"
+ height="{first_size[1]}">{first_body}</svg></div>
 <aside><div id="mk-results"></div><div id="mk-side"></div></aside></main>
 <svg width="0" height="0" style="position:absolute" aria-hidden="true">{DEFS}</svg>
 {"".join(parts_markup)}

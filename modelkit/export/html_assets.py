@@ -17,7 +17,8 @@ header h1 { font-size: 15px; margin: 0 8px 0 0; white-space: nowrap; }
 header input { font: inherit; padding: 3px 6px; width: 18em; }
 header button, header select { font: inherit; padding: 2px 8px; }
 #mk-part { white-space: nowrap; color: #4a5563; }
-#mk-notes { padding: 2px 10px; font-size: 13px; background: #fffbe6; border-bottom: 1px solid #eadfa8; }
+#mk-notes { padding: 2px 10px; font-size: 13px; background: #fffbe6;
+  border-bottom: 1px solid #eadfa8; }
 #mk-notes:empty { display: none; }
 #mk-notes div { margin: 2px 0; }
 main { flex: 1; display: flex; min-height: 0; }
@@ -34,7 +35,8 @@ aside table { border-collapse: collapse; width: 100%; }
 aside td { vertical-align: top; padding: 2px 4px; border-top: 1px solid #eef0f3;
   word-break: break-word; }
 aside td:first-child { color: #4a5563; white-space: nowrap; width: 1%; }
-.mono { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace; font-size: 12px; }
+.mono { font-family: ui-monospace, 'DejaVu Sans Mono', Menlo, Consolas, monospace;
+  font-size: 12px; }
 button.link { background: none; border: none; padding: 0; color: #1d5fa8; cursor: pointer;
   font: inherit; text-align: left; text-decoration: underline; word-break: break-all; }
 #mk-results { max-height: 40vh; overflow: auto; }

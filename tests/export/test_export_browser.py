@@ -175,8 +175,9 @@ def test_dragging_pans_and_selects_nothing_wheel_zooms(tmp_path, browser):
     model = modelkit.load(SAMPLES / "digits_int8.tflite")
     page = _page(tmp_path, model)
     browser.open(page)
-    x, y = browser.eval("""(() => { const r = document.querySelector('#mk-view [data-node="2"] rect')
-        .getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()""")
+    x, y = browser.eval("""(() => {
+        const r = document.querySelector('#mk-view [data-node="2"] rect').getBoundingClientRect();
+        return [r.left + r.width / 2, r.top + r.height / 2]; })()""")
     before = browser.eval("document.querySelector('#mk-view svg').style.transform")
     browser.send("Input.dispatchMouseEvent", type="mousePressed", x=x, y=y, button="left",
                  clickCount=1)

@@ -37,7 +37,8 @@ def test_check_marks_are_the_engines_findings_with_symbols():
     for key, found in want.items():
         (m,) = marks.by_node[key]
         worst = "error" if any(f.severity == "error" for f in found) else found[0].severity
-        assert m.css == worst and m.symbol == {"error": "✖", "warning": "▲", "info": "ℹ"}[worst]
+        symbols = {"error": "✖", "warning": "▲", "info": "ℹ"}
+        assert m.css == worst and m.symbol == symbols[worst]
         assert [t for _, t in m.lines if t.startswith("[")] == \
             [f"[{f.rule}] {f.message}" for f in found]
     totals = report.totals()
