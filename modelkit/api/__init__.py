@@ -539,6 +539,7 @@ def compare(a: str | Path | Model, b: str | Path | Model, data: Any, *, atol: fl
     from modelkit.api import _sources
     from modelkit.api._feeding import floats, open_model, prepare_inputs
     from modelkit.api._results import CompareResult
+    from modelkit.errors import UsageError
     from modelkit.runtime.compare import check_tolerances, compare_arrays, run_pair
 
     check_tolerances(atol, rtol)
@@ -548,14 +549,15 @@ def compare(a: str | Path | Model, b: str | Path | Model, data: Any, *, atol: fl
             _sources.model_file(b, format_b, "b") as (path_b, fmt_b), \
             _sources.data_file(data) as data_path:
         progress = _sources.quiet(progress, ((path_a, a), (path_b, b), (data_path, data)))
+        if data_path is None:
+            raise UsageError("compare needs data (arrays or an .npy, .npz or image folder)")
         with open_model(path_a, fmt_a, **opts) as rt_a, \
                 open_model(path_b, fmt_b, **opts) as rt_b:  # type: ignore[arg-type]
             # NOTE: the same float inputs go to both; a model's metadata normalization
             # is not applied, so that A and B see the same values.
             arrays, fed, _ = prepare_inputs(rt_a, data_path, floats(mean, "--mean"),
-                                            floats(std, "--std"), raw=False, limit=None
-                                            if limit is None else limit, progress=progress,
-                                            metadata=False)
+                                            floats(std, "--std"), raw=False, limit=limit,
+                                            progress=progress, metadata=False)
             count = int(arrays[0].shape[0])
             with progress.counter("running both models", 2 * count) as step:
                 def advance(n: int) -> None:
