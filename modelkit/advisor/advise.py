@@ -42,7 +42,7 @@ from modelkit.advisor.search import Candidate, Search, SearchLayer, cost_of
 from modelkit.convert.data import InputSpec, check_data, load_data, read_data
 from modelkit.convert.options import ConvertOptions, command_line
 from modelkit.convert.progress import Progress
-from modelkit.errors import ConversionError, ModelkitError, UsageError
+from modelkit.errors import ConversionError, UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.formats import registry
 
@@ -171,7 +171,8 @@ def _ir_io(opts: ConvertOptions, fmt: str) -> tuple[list[InputSpec] | None, int 
         if shape is not None and len(shape) == 2 and shape[1] is not None and shape[1] > 1:
             classes = int(shape[1])
             break
-    return (specs if specs and all(s is not None for s in specs) else None), classes  # type: ignore[return-value]
+    known = specs if specs and all(s is not None for s in specs) else None
+    return known, classes  # type: ignore[return-value]
 
 
 def check_labels_range(labels: np.ndarray, classes: int | None, path: Path) -> None:
@@ -244,7 +245,7 @@ class _Run:
 
     def reference(self, labels: np.ndarray | None) -> Evaluator:
         """Run the float source in TensorFlow on the evaluation data."""
-        from modelkit.advisor.evaluate import _specs_of
+        from modelkit.advisor.evaluate import input_specs
         from modelkit.runtime import open_runtime
         from modelkit.runtime.results import load_labels
 
@@ -259,7 +260,7 @@ class _Run:
                           outputs=opts.outputs if graph else None,
                           shapes=opts.input_shapes if graph else None,
                           allow_unsafe_ops=opts.allow_unsafe_ops, debug=opts.debug) as src:
-            arrays = load_data(adv.eval_data, _specs_of(src))  # type: ignore[arg-type]
+            arrays = load_data(adv.eval_data, input_specs(src))  # type: ignore[arg-type]
             n = int(arrays[0].shape[0])
             if adv.labels is not None and labels is None:
                 labels = load_labels(adv.labels, n, total=n)
@@ -286,6 +287,7 @@ class _Run:
     def assess(self, index: int, assignment: dict[str, str], content: bytes,
                origin: str) -> Candidate:
         """Check, run and time one converted model."""
+        from modelkit.errors import ModelReadError, UnsupportedError
         from modelkit.formats.tflite import load as load_tflite
         from modelkit.runtime.tflite import InvokeError
 
@@ -314,7 +316,7 @@ class _Run:
                     rejected = why
                 else:
                     outputs = self.ev.run_tflite(path, name=f"candidate {index}")
-            except (UsageError, InvokeError) as e:
+            except (UsageError, InvokeError, UnsupportedError, ModelReadError) as e:
                 rejected = f"the interpreter cannot run it: {e.message}"
         m = self.ev.measure(outputs) if outputs is not None else None
         if m is not None:
@@ -366,12 +368,12 @@ class _Run:
 
     def calibrate(self) -> None:
         """ai-edge-quantizer's calibration on the first --calibration-steps samples."""
-        from modelkit.advisor.evaluate import _specs_of
+        from modelkit.advisor.evaluate import input_specs
         from modelkit.runtime import open_runtime
 
         key, _ = signature_inputs(self.float_bytes)
         with open_runtime(self.float_bytes, name=str(self.opts.src)) as rt:
-            arrays = load_data(self.opts.data, _specs_of(rt),  # type: ignore[arg-type]
+            arrays = load_data(self.opts.data, input_specs(rt),  # type: ignore[arg-type]
                                limit=self.opts.calibration_steps)
             order = [s.name for s in rt.inputs]
         n = int(arrays[0].shape[0])
@@ -714,5 +716,5 @@ def _check_recipe_names(recipe: list[dict], float_bytes: bytes, path: Path) -> N
                              f"writes{hint}", str(path))
 
 
-__all__ = ["AdviceOptions", "BudgetError", "ModelkitError", "advise", "apply_recipe",
+__all__ = ["AdviceOptions", "BudgetError", "advise", "apply_recipe",
            "recipe_path", "validate"]

@@ -104,7 +104,8 @@ class Measurement:
                 "drop_points": num(self.drop)}
 
 
-def _specs_of(rt: Backend):
+def input_specs(rt: Backend):
+    """The data loader's view of a backend's inputs (the values `run` takes)."""
     from modelkit.convert.data import InputSpec
 
     return [InputSpec(s.name, np.dtype(s.real_dtype), tuple(s.shape)) for s in rt.inputs]

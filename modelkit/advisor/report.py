@@ -110,7 +110,8 @@ class AdviceReport:
                f"of {self.eval_data}" + (f", target {self.target}" if self.target else "")
                + (f"; candidates run in {self.runtime}" if self.runtime else "")]
         if self.float_measure is not None and self.float_measure.accuracy is not None:
-            out.append(f"float model (TensorFlow): accuracy {100 * self.float_measure.accuracy:.2f}%")
+            out.append("float model (TensorFlow): accuracy "
+                       f"{100 * self.float_measure.accuracy:.2f}%")
         if self.ranking:
             out.append("ranking (modelkit debug, own error first): " + ", ".join(
                 f"{self.display(n)} ({'-' if db is None else f'{db:.1f} dB'})"

@@ -108,7 +108,7 @@ def verify_advice(opts, report, max_drop: float = DEFAULT_MAX_DROP,
     Raises:
         UsageError, ModelReadError: the source or data cannot be run (as debug).
     """
-    from modelkit.advisor.evaluate import _specs_of
+    from modelkit.advisor.evaluate import input_specs
     from modelkit.convert.data import load_data
     from modelkit.convert.pipeline import ConvertOptions, convert
     from modelkit.runtime import open_runtime
@@ -121,7 +121,7 @@ def verify_advice(opts, report, max_drop: float = DEFAULT_MAX_DROP,
     search = _search_command(opts, max_drop)
     progress.stage("verifying the advice: converting with the suggested denylist")
     with open_runtime(opts.src, signature=opts.signature, debug=opts.debug) as src:
-        arrays = load_data(opts.data, _specs_of(src), limit=opts.samples,
+        arrays = load_data(opts.data, input_specs(src), limit=opts.samples,
                            warn=lambda text: None)
         n = int(arrays[0].shape[0])
         labels = load_labels(opts.labels, n) if opts.labels is not None else None

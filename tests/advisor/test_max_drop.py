@@ -199,3 +199,71 @@ def test_options_that_do_not_belong_together_are_refused(tmp_path):
         proc = run_cli(*base, *extra)
         assert proc.returncode == 2 and says in proc.stderr, (extra, proc.stderr)
     assert list(tmp_path.iterdir()) == []
+
+
+def _plain_int8(planted, tmp_path):
+    """What `modelkit convert --quantize int8` writes for the planted model."""
+    out = tmp_path / "plain.tflite"
+    res = cli("convert", planted["model"], out, "--quantize", "int8", "--data",
+              planted["calib"], "--no-verify")
+    assert res.exit_code == 0, res.stderr
+    return out
+
+
+def test_a_budget_the_int8_model_keeps_writes_it_as_converted(planted, tmp_path):
+    plain = _plain_int8(planted, tmp_path)
+    dst = tmp_path / "kept.tflite"
+    res = cli("convert", planted["model"], dst, "--quantize", "int8", "--data",
+              planted["calib"], "--max-drop", "95", "--eval-data", planted["test"],
+              "--labels", planted["test"], "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["chosen"] == 0 and len(report["candidates"]) == 1
+    assert dst.read_bytes() == plain.read_bytes()
+    assert ops_outside_int8(dst) == []
+    assert report["recipe"] is None and not dst.with_name(dst.name + ".recipe.json").exists()
+    assert "--max-drop" not in report["command"]
+
+
+def test_edge_tpu_runs_int8_only_so_the_budget_cannot_be_met(planted, float_accuracy,
+                                                             tmp_path):
+    test = np.load(planted["test"])
+    plain = _plain_int8(planted, tmp_path)
+    assert 100 * (float_accuracy - litert_accuracy(plain, test["x"], test["y"])) > 1
+    dst = tmp_path / "tpu.tflite"
+    res = _search(planted, dst, "--labels", planted["test"], "--target", "edgetpu")
+    assert res.exit_code == 1, res.stderr
+    assert "edgetpu runs int8 only" in res.stderr and "nothing written" in res.stderr
+    assert not dst.exists()
+    assert len(json.loads(res.stdout)["candidates"]) == 1  # no mixed precision tried
+
+
+def test_min_sqnr_budget_holds_on_the_written_outputs(planted, tmp_path):
+    """Oracle: the SQNR of the written model's outputs (LiteRT) against Keras's."""
+    import keras
+    from ai_edge_litert.interpreter import Interpreter
+
+    dst = tmp_path / "sqnr.tflite"
+    res = cli("convert", planted["model"], dst, "--quantize", "int8", "--data",
+              planted["calib"], "--min-sqnr", "20", "--eval-data", planted["test"], "--json")
+    assert res.exit_code == 0, res.stderr
+    x = np.load(planted["test"])["x"]
+    want = keras.models.load_model(planted["model"], compile=False).predict(x, verbose=0)
+    it = Interpreter(model_path=str(dst))
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
+    got = []
+    for i in range(len(x)):
+        it.set_tensor(inp["index"], np.clip(np.round(x[i:i + 1] / s_in) + z_in, -128, 127)
+                      .astype(np.int8))
+        it.invoke()
+        got.append((it.get_tensor(out["index"]).astype(np.float32) - z_out) * s_out)
+    got = np.concatenate(got)
+    sqnr = 10 * np.log10(np.sum(want.astype(np.float64) ** 2)
+                         / np.sum((got - want.astype(np.float64)) ** 2))
+    assert sqnr >= 20
+    report = json.loads(res.stdout)
+    chosen = report["candidates"][report["chosen"]]
+    assert chosen["measure"]["sqnr_db"] == pytest.approx(sqnr, abs=0.01)
+    assert not report["candidates"][0]["meets"]  # full int8 did not keep it
