@@ -291,7 +291,7 @@ class _Run:
         from modelkit.formats.tflite import load as load_tflite
         from modelkit.runtime.tflite import InvokeError
 
-        interrupts.check()
+        interrupts.stage("candidate")
         assert self.ev is not None
         path = self.work / f"candidate_{index}.tflite"
         path.write_bytes(content)

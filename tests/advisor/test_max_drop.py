@@ -267,3 +267,33 @@ def test_min_sqnr_budget_holds_on_the_written_outputs(planted, tmp_path):
     chosen = report["candidates"][report["chosen"]]
     assert chosen["measure"]["sqnr_db"] == pytest.approx(sqnr, abs=0.01)
     assert not report["candidates"][0]["meets"]  # full int8 did not keep it
+
+
+def test_an_interrupt_during_the_search_writes_nothing(planted, tmp_path):
+    """Ctrl-C that Python drops inside a finalizer (as TensorFlow's objects do) while a
+    candidate is assessed still ends the command: exit 130, no DST, no recipe."""
+    dst = tmp_path / "stopped.tflite"
+    proc = run_cli("convert", str(planted["model"]), str(dst), "--quantize", "int8",
+                   "--data", str(planted["calib"]), "--max-drop", "1", "--eval-data",
+                   str(planted["test"]), env={"MODELKIT_TEST_SIGINT_AT": "candidate:swallowed"},
+                   timeout=600)
+    assert proc.returncode == 130, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "modelkit: error: interrupted"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_recipe_that_does_not_fit_is_refused(planted, tmp_path):
+    base = ["convert", planted["model"], tmp_path / "r.tflite", "--quantize", "int8",
+            "--data", planted["calib"], "--recipe"]
+    (tmp_path / "list.json").write_text('{"regex": ".*"}')
+    (tmp_path / "other.json").write_text(json.dumps([
+        {"regex": ".*", "operation": "*", "algorithm_key": "no_quantize"},
+        {"regex": "^planted_mlp_1/dense9_1/MatMul;$", "operation": "*",
+         "algorithm_key": "no_quantize"}]))
+    for name, says in (("missing.json", "no such recipe file"),
+                       ("list.json", "not an ai-edge-quantizer recipe"),
+                       ("other.json", "the recipe names 'planted_mlp_1/dense9_1/MatMul', which "
+                                      "no op of the float model writes; did you mean")):
+        res = cli(*base, tmp_path / name)
+        assert res.exit_code == 2 and says in res.stderr, (name, res.stderr)
+    assert not (tmp_path / "r.tflite").exists()
