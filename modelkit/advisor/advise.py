@@ -538,8 +538,8 @@ def advise(opts: ConvertOptions, adv: AdviceOptions,
 
         search = Search([], precisions, try_candidate, limit=MAX_CANDIDATES)
         int8 = search.evaluate({})
-        _bound(run, report, int8)
         if not int8.meets:
+            _bound(run, report, int8)
             layers = run.ranking(int8)
             report.ranking = [(x.name, x.op, x.local_sqnr_db) for x in layers]
             search.layers = layers
