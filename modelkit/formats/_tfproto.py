@@ -209,6 +209,7 @@ def varint(buf, pos: int, end: int) -> tuple[int, int]:
         shift += 7
 
 
+@functools.cache
 def pb() -> Any:
     """The tensorboard protobuf modules, imported once (about 20 ms)."""
     from types import SimpleNamespace
