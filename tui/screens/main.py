@@ -57,7 +57,7 @@ class MainScreen(Screen):
         self.overlays = overlays if overlays is not None else Overlays()
         self.layouts = GraphLayouts(index)
         self.current: Target | None = None
-        # The node shown last: `[` / `]` step from it while a tensor or graph is shown.
+        # The node shown last: `[` / `]` step from it while a tensor is shown.
         self.last_node: Target | None = None
         self.history: list[Target] = []
         self._layouts_started = False
