@@ -103,49 +103,34 @@ def convert(
 ) -> None:
     """Convert SRC to DST (TFLite, frozen GraphDef or SavedModel)."""
     with reporting_errors():
-        from modelkit.convert.pipeline import (ConvertOptions, convert as run, parse_floats,
-                                               parse_shapes)
-        from modelkit.cli.feeding import comma_list
-        from modelkit.convert.selective import parse_list, parse_ops
-        from modelkit.errors import UsageError, VerificationError
-
-        ranges = None
-        if default_ranges is not None:
-            values = parse_floats([default_ranges], "--default-ranges")
-            if len(values) != 2:
-                raise UsageError("--default-ranges takes MIN,MAX, e.g. 0,6")
-            ranges = (values[0], values[1])
-
-        opts = ConvertOptions(
-            src=src, dst=dst, to=to, source_format=from_, quantize=quantize, io_type=io_type,
-            data=data, calibration_steps=calibration_steps,
-            mean=parse_floats(mean or [], "--mean"), std=parse_floats(std or [], "--std"),
-            default_ranges=ranges, inputs=comma_list(inputs), outputs=comma_list(outputs),
-            input_shapes=parse_shapes(input_shapes) if input_shapes else None,
-            signature=signature, allow_select_tf_ops=allow_select_tf_ops,
-            allow_custom_ops=allow_custom_ops, verify=not no_verify,
-            preflight=not no_preflight, force=force, debug=_state["debug"],
-            dequantize_legacy=dequantize_legacy, allow_unsafe_ops=allow_unsafe_ops,
-            denylist_nodes=parse_list(denylist_nodes), denylist_ops=parse_ops(denylist_ops))
-        if any(v is not None for v in (max_drop, eval_data, labels, min_sqnr, target, recipe)):
-            from modelkit.advisor.advise import AdviceOptions
-            from modelkit.cli import advice
-
-            return advice.run(opts, AdviceOptions(max_drop, eval_data, labels, min_sqnr,
-                                                  target, recipe), as_json)
-        from modelkit import interrupts
+        from modelkit import api, interrupts
+        from modelkit.convert.progress import Progress
+        from modelkit.errors import ModelkitError
 
         with interrupts.recording():
             try:
-                result = run(opts)
-            except VerificationError as e:
+                result = api.convert(
+                    src, dst, quantize=quantize, data=data, io_type=io_type,
+                    calibration_steps=calibration_steps, mean=mean or None, std=std or None,
+                    default_ranges=default_ranges, inputs=inputs, outputs=outputs,
+                    input_shapes=input_shapes, signature=signature,
+                    allow_select_tf_ops=allow_select_tf_ops,
+                    allow_custom_ops=allow_custom_ops, allow_unsafe_ops=allow_unsafe_ops,
+                    denylist_nodes=denylist_nodes, denylist_ops=denylist_ops,
+                    dequantize_legacy=dequantize_legacy, verify=not no_verify,
+                    preflight=not no_preflight, to=to, format=from_, force=force,
+                    max_drop=max_drop, eval_data=eval_data, labels=labels,
+                    min_sqnr=min_sqnr, target=target, recipe=recipe,
+                    show_logs=_state["debug"], progress=Progress())
+            except ModelkitError as e:
                 interrupts.check()  # NOTE: no report of a run that was interrupted.
-                broken = getattr(e, "result", None)
-                if broken is not None:
-                    _print(broken, as_json)
+                # A broken result (VerificationError) or a budget no model keeps
+                # (BudgetError) still has its report: print it, then the error line.
+                report = getattr(e, "result", None) or getattr(e, "report", None)
+                if report is not None:
+                    _print(report, as_json)
                 raise
         _print(result, as_json)
-        sys.stdout.flush()
         # NOTE: TensorFlow leaves a large heap; the collection at interpreter exit
         # walks all of it (about 0.5 s). Freezing it makes the exit as quick as a
         # bare converter script's.
@@ -160,3 +145,4 @@ def _print(result, as_json: bool) -> None:
     else:
         for line in result.lines():
             print(line)
+    sys.stdout.flush()
