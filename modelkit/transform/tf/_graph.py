@@ -159,8 +159,6 @@ def find_matches(graph: Graph, pattern: Pattern) -> list[Match]:
     Nodes are visited in execution order; a node that is part of an earlier match
     (even as a leaf) cannot be part of a later one.
     """
-    from modelkit.transform.tf.structure import execution_order
-
     taken: set[int] = set()
     found = []
     for node in execution_order(graph.nodes):
@@ -337,3 +335,47 @@ def reroute_spelled(old: Value, new: Value, graph: Graph) -> None:
         set_spelling(node, {pos: f"{head}:{port}" if explicit else
                             (head if port == "0" else new.name)})
     graph.outputs = [new if v is old else v for v in graph.outputs]
+
+
+def execution_order(nodes: list[Node]) -> list[Node]:
+    """TF's SortByExecutionOrder (transform_utils.cc): a topological order, using a
+    stack of ready nodes exactly as TF does, so the order matches TF's node for node.
+
+    Raises:
+        TransformError: an input names a missing node, or the graph has a cycle.
+    """
+    index = {n.name: i for i, n in enumerate(nodes)}
+    pending: list[int] = []
+    outputs: list[list[int]] = [[] for _ in nodes]
+    ready: list[int] = []
+    for i, n in enumerate(nodes):
+        names = [_input_node(v) for v in n.inputs] + list(n.control_inputs)
+        if n.op in ("Merge", "RefMerge", "_XlaMerge"):
+            pending.append(len(n.control_inputs) + 1)
+        else:
+            pending.append(len(names))
+        if not names:
+            ready.append(i)
+            continue
+        for src in names:
+            j = index.get(src)
+            if j is None:
+                raise TransformError(f"Node '{n.name}': Unknown input node '{src}'")
+            outputs[j].append(i)
+    order: list[Node] = []
+    while ready:
+        o = ready.pop()
+        order.append(nodes[o])
+        for k in outputs[o]:
+            pending[k] -= 1
+            if pending[k] == 0:
+                ready.append(k)
+    if len(order) < len(nodes):
+        raise TransformError(f"{len(nodes) - len(order)} nodes in a cycle")
+    return order
+
+
+def _input_node(v: Value | None) -> str:
+    if v is None:
+        return ""
+    return v.producer.name if v.producer is not None else node_name(v.name)

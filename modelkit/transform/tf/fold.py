@@ -25,10 +25,10 @@ from modelkit.transform.base import Param, Params, PassContext, PassResult, Tran
     register
 from modelkit.transform.tf._eval import (CONTROL_FLOW_OPS, EvalError, calls_function,
                                          evaluate, is_stateful)
-from modelkit.transform.tf._graph import (const_array, find_matches, output_names,
-                                          prune_unreachable, rename, set_const, used_outside)
+from modelkit.transform.tf._graph import (const_array, execution_order, find_matches,
+                                          output_names, prune_unreachable, rename, set_const,
+                                          used_outside)
 from modelkit.transform.tf._tfgraph import const_node, new_node, node_name
-from modelkit.transform.tf.structure import execution_order
 
 _DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})

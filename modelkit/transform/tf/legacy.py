@@ -30,10 +30,9 @@ from modelkit.ir.edit import clone_model, replace_uses
 from modelkit.quant.legacy import dequantize
 from modelkit.transform.base import Param, Params, PassContext, PassResult, TransformError, \
     register
-from modelkit.transform.tf._graph import (const_array, copy_attrs, output_names,
-                                          prune_unreachable)
+from modelkit.transform.tf._graph import (const_array, copy_attrs, execution_order,
+                                          output_names, prune_unreachable)
 from modelkit.transform.tf._tfgraph import const_node, new_node
-from modelkit.transform.tf.structure import execution_order
 
 
 @dataclass(frozen=True)

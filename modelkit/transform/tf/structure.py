@@ -18,7 +18,7 @@ from modelkit.ir import Graph, Model, Node, Value
 from modelkit.ir.edit import clone_model, remove_nodes as drop_nodes, replace_uses
 from modelkit.transform.base import (Param, Params, PassContext, PassResult, TransformError,
                                      register)
-from modelkit.transform.tf._graph import merge_duplicates_tf
+from modelkit.transform.tf._graph import execution_order, merge_duplicates_tf
 from modelkit.transform.tf._tfgraph import (canonical_input, del_attr, main_graph, new_node,
                                             node_name, op_defaults, op_is_stateful,
                                             output_types, parse_shape, refresh_outputs,
@@ -197,50 +197,6 @@ def _remove_sweep(g: Graph, op: str, keep: set[str]) -> int:
 
 
 # ------------------------------------------------------------------------- sort_by_execution_order
-
-def execution_order(nodes: list[Node]) -> list[Node]:
-    """TF's SortByExecutionOrder (transform_utils.cc): a topological order, using a
-    stack of ready nodes exactly as TF does, so the order matches TF's node for node.
-
-    Raises:
-        TransformError: an input names a missing node, or the graph has a cycle.
-    """
-    index = {n.name: i for i, n in enumerate(nodes)}
-    pending: list[int] = []
-    outputs: list[list[int]] = [[] for _ in nodes]
-    ready: list[int] = []
-    for i, n in enumerate(nodes):
-        names = [_input_node(v) for v in n.inputs] + list(n.control_inputs)
-        if n.op in ("Merge", "RefMerge", "_XlaMerge"):
-            pending.append(len(n.control_inputs) + 1)
-        else:
-            pending.append(len(names))
-        if not names:
-            ready.append(i)
-            continue
-        for src in names:
-            j = index.get(src)
-            if j is None:
-                raise TransformError(f"Node '{n.name}': Unknown input node '{src}'")
-            outputs[j].append(i)
-    order: list[Node] = []
-    while ready:
-        o = ready.pop()
-        order.append(nodes[o])
-        for k in outputs[o]:
-            pending[k] -= 1
-            if pending[k] == 0:
-                ready.append(k)
-    if len(order) < len(nodes):
-        raise TransformError(f"{len(nodes) - len(order)} nodes in a cycle")
-    return order
-
-
-def _input_node(v: Value | None) -> str:
-    if v is None:
-        return ""
-    return v.producer.name if v.producer is not None else node_name(v.name)
-
 
 @register("sort_by_execution_order", doc="order nodes so every node comes after its inputs")
 def sort_by_execution_order(model: Model, params: Params, ctx: PassContext) -> PassResult:
