@@ -759,7 +759,8 @@ def diff(a: str | Path | Model, b: str | Path | Model, *more: str | Path | Model
 
 def extract(model: str | Path | Model, dst: str | Path | None = None, *,
             outputs: str | Sequence[str], inputs: str | Sequence[str] | None = None,
-            format: str | None = None, force: bool = False) -> ExtractResult:
+            format: str | None = None, force: bool = False,
+            progress: Progress | None = None) -> ExtractResult:
     """Cut the ops between some tensors of a TFLite or GraphDef model into a new model
     (`modelkit extract`): fed the whole model's values at `inputs`, it computes the
     whole model's values at `outputs`.
@@ -772,6 +773,7 @@ def extract(model: str | Path | Model, dst: str | Path | None = None, *,
         inputs: the tensors that become its inputs (default: the model's).
         format: force the input format.
         force: replace an existing `dst`.
+        progress: where its warnings go (default: stderr).
 
     Returns:
         The cut model and what it holds; `to_dict()` is `extract --json`.
@@ -782,7 +784,7 @@ def extract(model: str | Path | Model, dst: str | Path | None = None, *,
         ModelReadError: the model cannot be read.
     """
     from modelkit.api._results import ExtractResult
-    from modelkit.api._sources import display_name, is_model, load_model
+    from modelkit.api._sources import display_name, is_model, load_model, quiet
     from modelkit.fileio import check_output
     from modelkit.formats.registry import save
     from modelkit.reduce.extract import check_destination
@@ -797,6 +799,9 @@ def extract(model: str | Path | Model, dst: str | Path | None = None, *,
     cut = cut_out(loaded, _names(inputs), _names(outputs) or [])
     if dst is not None:
         save(cut.model, dst, force=force)
+    progress = quiet(progress)
+    for note in cut.notes:
+        progress.warn(note)
     return ExtractResult(cut.model, display_name(model) or "",
                          None if dst is None else str(dst), loaded.format,
                          len(loaded.graphs[0].nodes), cut.nodes, cut.notes)
@@ -870,7 +875,8 @@ def reduce(model: str | Path | Model, dst: str | Path, *, until: str | None = No
 def export(model: str | Path | Model, out: str | Path | None = None, *, to: str | None = None,
            check: str | None = None, overlay: str | Path | DebugResult | None = None,
            diff: str | Path | Model | None = None, graph: int | None = None,
-           format: str | None = None, force: bool = False) -> ExportResult:
+           format: str | None = None, force: bool = False,
+           progress: Progress | None = None) -> ExportResult:
     """A model's graph as one offline HTML page, SVG, DOT, Mermaid, Model Explorer JSON
     or modelkit's graph JSON, with check findings, per-layer error or a diff marked on
     it (`modelkit export`).
@@ -887,20 +893,24 @@ def export(model: str | Path | Model, out: str | Path | None = None, *, to: str 
         graph: only this graph (svg and mermaid draw graph 0 by default).
         format: force the input format.
         force: replace an existing output.
+        progress: where its notes go (default: stderr): how much of the overlay
+            matched (a warning when some of it did not), which graph was drawn.
 
     Returns:
-        The files rendered (OUT, and Model Explorer node data beside it) and the notes.
+        The files rendered (OUT, and Model Explorer node data beside it), the graph
+        drawn, the nodes each kind of mark marks and the notes; `to_dict()` is
+        `export --json`.
 
     Raises:
         UsageError: an unknown format or target, an output that exists without `force`,
-            an overlay written for another model.
+            a malformed overlay or one written for another model.
         ModelReadError: a model cannot be read.
     """
     import json
     import tempfile
 
     from modelkit.api._results import ExportResult
-    from modelkit.api._sources import display_name, is_model, is_path, load_model
+    from modelkit.api._sources import display_name, is_model, is_path, load_model, quiet
     from modelkit.errors import UsageError
     from modelkit.export import formats
     from modelkit.export.document import Document
@@ -913,6 +923,8 @@ def export(model: str | Path | Model, out: str | Path | None = None, *, to: str 
     kind = formats.resolve(target, to)
     sources = tuple(x.path if is_model(x) else x for x in (model, overlay, diff)
                     if is_path(x) or (is_model(x) and x.path))
+    # NOTE: every output, the target and the overlay are refused before any model is
+    # read, so a wrong call costs nothing.
     if out is not None:
         planned = [target]
         if kind == "model-explorer":
@@ -925,6 +937,11 @@ def export(model: str | Path | Model, out: str | Path | None = None, *, to: str 
         if check not in TARGETS:
             raise UsageError(f"unknown --check target {check!r}; choose one of "
                              f"{', '.join(TARGETS)}")
+    if is_path(overlay):
+        from modelkit.debug.overlay import read_report
+
+        read_report(overlay)  # type: ignore[arg-type]
+    progress = quiet(progress)
     loaded = load_model(model, format)
     marks = Marks()
     notes: list[str] = []
@@ -939,7 +956,10 @@ def export(model: str | Path | Model, out: str | Path | None = None, *, to: str 
                 report.write_text(json.dumps(overlay.to_dict()))  # type: ignore[union-attr]
                 found = debug_marks(loaded, report)
         marks.merge(found)
-        notes.append(found.notes[0])
+        line = found.notes[0]
+        notes.append(line)
+        said = f"{display_name(overlay)}: {line}" if is_path(overlay) else line
+        (progress.warn if "not shown" in line else progress.note)(said)
     if diff is not None:
         marks.merge(diff_marks(loaded, load_model(diff, format, "diff"), graph))
     pick = graph
@@ -947,13 +967,17 @@ def export(model: str | Path | Model, out: str | Path | None = None, *, to: str 
         pick = 0
         notes.append(f"{display_name(model)} has {len(loaded.graphs)} graphs; drawing "
                      "graph 0 (--graph N picks another)")
+        progress.note(notes[-1])
     doc = Document.build(loaded, marks, pick)
     files = formats.render(doc, kind, target)
     if out is not None:
         formats.write(files, force=force, sources=sources)
+    marked = {k: sum(1 for (gi, _), ms in marks.by_node.items()
+                     if (pick is None or gi == pick) and any(m.kind == k for m in ms))
+              for k in marks.kinds}
     return ExportResult(display_name(model) or "", kind, files,
                         sum(len(g.nodes) for g in doc.graphs),
-                        None if out is None else str(out), notes)
+                        None if out is None else str(out), notes, pick, marked)
 
 
 # The extension a format's in-memory rendering is named with (`export(model, to=...)`).

@@ -224,6 +224,20 @@ class ReduceResult(ReduceReport):
         """The API's view of a library report."""
         return cls(**_fields(report))
 
+    def lines(self) -> list[str]:
+        """The text `modelkit reduce` prints."""
+        kept = len(self.kept)
+        out = [f"reduced {self.model} ({self.original_op_count} ops) to {self.output} "
+               f"({kept} op{'s' if kept != 1 else ''}) in {self.runs} runs, "
+               f"{self.seconds:.1f} s",
+               f"condition: {self.condition['description']}",
+               f"values fed at the cuts: {self.values}",
+               f"ops left after bisecting: {self.ops_after_bisect}"]
+        out += [f"  #{op['index']} {op['op']} {';'.join(op['names'])}" for op in self.kept]
+        out.append(f"message: {self.message}")
+        out += [f"note: {note}" for note in self.notes]
+        return out
+
     def to_pandas(self) -> pandas.DataFrame:
         """One row per candidate tried."""
         return _frame(list(self.iterations))

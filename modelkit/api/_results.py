@@ -356,6 +356,14 @@ class ExtractResult:
                 "outputs": [{"name": v.name, "type": v.type_str()} for v in main.outputs],
                 "notes": self.notes}
 
+    def lines(self) -> list[str]:
+        """The text `modelkit extract` prints."""
+        main = self.model.graphs[0]
+        kept = f"{len(main.nodes)} of {self.original_op_count} nodes of {self.source}"
+        return ([f"wrote {self.output}: {kept}" if self.output is not None else f"cut {kept}"]
+                + [f"input  {v.name}  {v.type_str()}" for v in main.inputs]
+                + [f"output {v.name}  {v.type_str()}" for v in main.outputs])
+
     def to_pandas(self) -> pandas.DataFrame:
         """One row per op kept."""
         return _frame(self.to_dict()["ops"], ["index", "op", "name"])
@@ -386,6 +394,9 @@ class ExportResult:
         nodes: nodes drawn.
         output: the file written (None: rendered in memory only).
         notes: how much of an overlay matched, which graph was drawn.
+        graph: the graph drawn (None: every graph).
+        marks: per kind of mark asked for (`check`, `debug`, `diff`), how many of the
+            nodes drawn it marks.
     """
 
     model: str
@@ -394,6 +405,8 @@ class ExportResult:
     nodes: int
     output: str | None = None
     notes: list[str] = field(default_factory=list)
+    graph: int | None = None
+    marks: dict[str, int] = field(default_factory=dict)
 
     @property
     def text(self) -> str:
@@ -401,9 +414,10 @@ class ExportResult:
         return self.files[0][1]
 
     def to_dict(self) -> dict:
-        """What was rendered, as data (the export command prints no JSON)."""
+        """The `export --json` document."""
         return {"schema_version": EXPORT_SCHEMA_VERSION, "model": self.model,
-                "format": self.format, "output": self.output, "nodes": self.nodes,
+                "format": self.format, "output": self.output, "graph": self.graph,
+                "nodes": self.nodes, "marks": self.marks,
                 "files": [{"path": str(p) if self.output else None,
                            "bytes": len(t.encode("utf-8"))} for p, t in self.files],
                 "notes": self.notes}

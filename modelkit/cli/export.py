@@ -31,7 +31,8 @@ _DETAILS = (
     "check --target TARGET` finds, --overlay the per-layer error of a `modelkit debug "
     "--json` report, --diff OTHER what this model adds or changes against OTHER. With "
     "marks, --to model-explorer also writes OUT.<kind>.nodedata.json beside OUT for Model "
-    "Explorer's node data panel. See docs/export.md.")
+    "Explorer's node data panel. --json prints what was written (files, format, graph, "
+    "nodes each kind of mark marks) on stdout. See docs/export.md.")
 
 
 @app.command(help=" ".join(_HELP.split("\n\n")[0].split()) + "\n\n" + _DETAILS)
@@ -53,64 +54,22 @@ def export(
                                         help="Only graph N (svg and mermaid draw graph 0 "
                                              "by default)."),
     fmt: Optional[str] = typer.Option(None, "--from", help="Force the input format."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was written as JSON."),
     force: bool = typer.Option(False, "--force", help="Replace an existing OUT."),
 ) -> None:
     """Export a model's graph as HTML, SVG, DOT, Mermaid or JSON."""
     with reporting_errors():
-        from modelkit.export import formats
-        from modelkit.export.document import Document
-        from modelkit.export.marks import Marks, check_marks, debug_marks, diff_marks
-        from modelkit.formats.registry import load
+        from modelkit import api
+        from modelkit.analysis.units import human_bytes
+        from modelkit.convert.progress import Progress
 
-        kind = formats.resolve(out, to)
-        sources = tuple(p for p in (model, overlay, diff) if p is not None)
-        # NOTE: every output is refused before any model is read, so a wrong command
-        # line costs nothing.
-        planned = [out]
-        if kind == "model-explorer":
-            planned += [formats.node_data_path(out, k) for k, given in
-                        (("check", check), ("debug", overlay), ("diff", diff)) if given]
-        formats.check_outputs(planned, force=force, sources=sources)
-        if check is not None:
-            from modelkit.check import TARGETS
-            from modelkit.errors import UsageError
+        result = api.export(model, out, to=to, check=check, overlay=overlay, diff=diff,
+                            graph=graph, format=fmt, force=force, progress=Progress())
+        for path, text in result.files:
+            size = human_bytes(len(text.encode("utf-8")))
+            print(f"modelkit: wrote {path} ({result.format if path == out else 'node data'}, "
+                  f"{size}, {result.nodes:,} nodes)", file=sys.stderr)
+        if as_json:
+            from modelkit.cli.output import emit_json
 
-            if check not in TARGETS:
-                raise UsageError(f"unknown --check target {check!r}; choose one of "
-                                 f"{', '.join(TARGETS)}")
-        if overlay is not None:
-            from modelkit.debug.overlay import read_report
-
-            # NOTE: a malformed overlay is refused before the model is read.
-            read_report(overlay)
-        loaded = load(model, fmt)
-        marks = Marks()
-        if check is not None:
-            marks.merge(check_marks(loaded, check))
-        if overlay is not None:
-            found = debug_marks(loaded, overlay)
-            marks.merge(found)
-            line = found.notes[0]
-            level = "warning" if "not shown" in line else "note"
-            print(f"modelkit: {level}: {overlay}: {line}", file=sys.stderr)
-        if diff is not None:
-            marks.merge(diff_marks(loaded, load(diff, fmt), graph))
-        pick = graph
-        if pick is None and kind in ("svg", "mermaid") and len(loaded.graphs) > 1:
-            pick = 0
-            print(f"modelkit: note: {model} has {len(loaded.graphs)} graphs; drawing graph 0 "
-                  "(--graph N picks another)", file=sys.stderr)
-        doc = Document.build(loaded, marks, pick)
-        files = formats.render(doc, kind, out)
-        formats.write(files, force=force, sources=sources)
-        nodes = sum(len(g.nodes) for g in doc.graphs)
-        for path, text in files:
-            size = len(text.encode("utf-8"))
-            print(f"modelkit: wrote {path} ({kind if path == out else 'node data'}, "
-                  f"{_size(size)}, {nodes:,} nodes)", file=sys.stderr)
-
-
-def _size(n: int) -> str:
-    from modelkit.analysis.units import human_bytes
-
-    return human_bytes(n)
+            emit_json(result.to_dict())

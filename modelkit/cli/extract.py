@@ -17,7 +17,6 @@ import typer
 from modelkit.cli.main import app, reporting_errors
 
 _HELP = __doc__
-SCHEMA_VERSION = 1
 
 
 @app.command(help=_HELP.split("\n\n")[0] + "\n\n" + """\
@@ -45,35 +44,15 @@ def extract(
 ) -> None:
     """Cut the ops between --inputs and --outputs into a new model."""
     with reporting_errors():
-        from modelkit.cli.feeding import comma_list
-        from modelkit.cli.main import warn
-        from modelkit.fileio import check_output
-        from modelkit.formats import registry
-        from modelkit.reduce.extract import check_destination
-        from modelkit.reduce.extract import extract as cut_out
+        from modelkit import api
+        from modelkit.convert.progress import Progress
 
-        check_output(dst, force=force, sources=(src,))
-        model = registry.load(src, fmt)
-        check_destination(dst, model.format)
-        cut = cut_out(model, comma_list(inputs), comma_list(outputs) or [])
-        registry.save(cut.model, dst, force=force)
-        for note in cut.notes:
-            warn(note)
-        main = cut.model.graphs[0]
-        ins = [{"name": v.name, "type": v.type_str()} for v in main.inputs]
-        outs = [{"name": v.name, "type": v.type_str()} for v in main.outputs]
+        result = api.extract(src, dst, outputs=outputs, inputs=inputs, format=fmt,
+                             force=force, progress=Progress())
         if as_json:
             from modelkit.cli.output import emit_json
 
-            emit_json({"schema_version": SCHEMA_VERSION, "model": str(src), "output": str(dst),
-                       "format": model.format, "original_op_count": len(model.graphs[0].nodes),
-                       "op_count": len(main.nodes),
-                       "ops": [{"index": n.index, "op": n.op, "name": n.name}
-                               for n in cut.nodes],
-                       "inputs": ins, "outputs": outs, "notes": cut.notes})
+            emit_json(result.to_dict())
             return
-        print(f"wrote {dst}: {len(main.nodes)} of {len(model.graphs[0].nodes)} nodes of {src}")
-        for v in main.inputs:
-            print(f"input  {v.name}  {v.type_str()}")
-        for v in main.outputs:
-            print(f"output {v.name}  {v.type_str()}")
+        for line in result.lines():
+            print(line)

@@ -67,36 +67,18 @@ def reduce(
 ) -> None:
     """Reduce a failing model to the ops that fail."""
     with reporting_errors():
+        from modelkit import api
         from modelkit.convert.progress import Progress
-        from modelkit.reduce.reducer import ReduceOptions, reduce_model
 
-        opts = ReduceOptions(src=src, dst=dst, until=until, check=check, fail_regex=fail_regex,
-                             target=target, reference=reference, data=data, atol=atol,
-                             rtol=rtol, limit=limit, artifacts=artifacts, force=force,
-                             fmt=fmt, delegates=delegates, timeout=timeout, mode=mode,
-                             debug=_state["debug"])
-        report = reduce_model(opts, Progress())
+        result = api.reduce(src, dst, until=until, check=check, fail_regex=fail_regex,
+                            target=target, reference=reference, data=data, atol=atol,
+                            rtol=rtol, limit=limit, artifacts=artifacts, timeout=timeout,
+                            mode=mode, delegates=delegates, format=fmt, force=force,
+                            show_logs=_state["debug"], progress=Progress())
         if as_json:
             from modelkit.cli.output import emit_json
 
-            emit_json(report.to_dict())
+            emit_json(result.to_dict())
             return
-        for line in _lines(report):
+        for line in result.lines():
             print(line)
-
-
-def _lines(report) -> list[str]:
-    """The human report."""
-    runs = report.runs
-    out = [f"reduced {report.model} ({report.original_op_count} ops) to {report.output} "
-           f"({len(report.kept)} op{'s' if len(report.kept) != 1 else ''}) in {runs} runs, "
-           f"{report.seconds:.1f} s",
-           f"condition: {report.condition['description']}",
-           f"values fed at the cuts: {report.values}",
-           f"ops left after bisecting: {report.ops_after_bisect}"]
-    for op in report.kept:
-        out.append(f"  #{op['index']} {op['op']} {';'.join(op['names'])}")
-    out.append(f"message: {report.message}")
-    for note in report.notes:
-        out.append(f"note: {note}")
-    return out

@@ -157,17 +157,29 @@ def test_reduce(broken, tmp_path):
     assert doc["op_count"] == 1 and doc["original_ops"][0]["op"] == "FULLY_CONNECTED"
 
 
-def test_export_writes_what_the_command_writes(tmp_path):
-    """`export` prints no JSON: the file it writes is the one the API writes."""
-    from modelkit.cli.main import _register, app
+def test_export(broken, tmp_path):
+    out = tmp_path / "broken.svg"
+    doc = cli("export", broken, out, "--check", "tflite", "--json")
+    written = out.read_text()
+    result = mk.export(broken, out, check="tflite", force=True)
+    assert as_json(result) == doc
+    assert out.read_text() == written == result.text
+    # check's own report: the nodes its findings name are the nodes marked.
+    found = {(f.graph, f.node) for f in mk.check(broken).findings if f.node is not None}
+    assert doc["marks"] == {"check": len(found)} == {"check": 1}
+    assert doc["graph"] is None and doc["nodes"] == len(mk.load(broken).graphs[0].nodes)
+    assert doc["files"] == [{"path": str(out), "bytes": len(written.encode("utf-8"))}]
 
-    _register(None)
-    by_cli = tmp_path / "cli.svg"
-    res = CliRunner().invoke(app, ["export", str(INT8), str(by_cli), "--check", "tflite"])
-    assert res.exit_code == 0, res.stderr
-    result = mk.export(INT8, tmp_path / "api.svg", check="tflite")
-    assert (tmp_path / "api.svg").read_text() == by_cli.read_text() == result.text
-    assert result.to_dict()["nodes"] == 10
+
+def test_export_of_many_graphs_says_the_graph_drawn(tmp_path):
+    model = SAMPLES / "control_flow.tflite"
+    out = tmp_path / "m.mmd"
+    doc = cli("export", model, out, "--json")
+    assert as_json(mk.export(model, out, force=True)) == doc
+    graphs = mk.load(model).graphs
+    assert len(graphs) > 1 and doc["graph"] == 0 and doc["nodes"] == len(graphs[0].nodes)
+    assert doc["marks"] == {} and doc["notes"] == [
+        f"{model} has {len(graphs)} graphs; drawing graph 0 (--graph N picks another)"]
 
 
 def test_errors_are_modelkit_errors_and_nothing_is_printed(tmp_path, capsys):
