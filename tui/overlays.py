@@ -14,28 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from modelkit.debug.overlay import match_layers, read_report
+from modelkit.debug.overlay import (ERROR_LEVELS, error_level, match_layers, read_report,
+                                    rmse_scale)
 from modelkit.errors import UsageError
 from modelkit.ir import Model, Value
 
 SEVERITY_MARK = {"error": "✖", "warning": "▲", "info": "ℹ"}
-
-# rmse/scale levels (upper bounds) with their symbol and name. A layer whose error is
-# pure rounding has rmse/scale = 1/sqrt(12) ~ 0.29 (uniform error over one step);
-# several steps of error mean the quantization of that layer loses real accuracy.
-ERROR_LEVELS: tuple[tuple[float, str, str], ...] = (
-    (0.35, "○", "rounding only"),
-    (0.7, "◔", "up to 2x rounding"),
-    (1.5, "◑", "up to 1.5 steps"),
-    (math.inf, "●", "over 1.5 steps"),
-)
-
-
-def error_level(rmse_scale: float | None) -> int | None:
-    """The level (0 best .. 3 worst) of an rmse/scale figure; None when unknown."""
-    if rmse_scale is None or not isinstance(rmse_scale, (int, float)) or math.isnan(rmse_scale):
-        return None
-    return next(i for i, (hi, _, _) in enumerate(ERROR_LEVELS) if rmse_scale <= hi)
 
 
 def fmt(x: Any) -> str:
@@ -153,20 +137,9 @@ class DebugOverlay:
         return found
 
     @staticmethod
-    def rmse_scale(layer: dict) -> float | None:
-        """rmse/scale of a layer record (`rmse_scale`, else rmse / scale)."""
-        x = layer.get("rmse_scale")
-        if isinstance(x, (int, float)):
-            return float(x)
-        mse, scale = layer.get("mean_squared_error"), layer.get("scale")
-        if isinstance(mse, (int, float)) and isinstance(scale, (int, float)) and scale > 0:
-            return math.sqrt(mse) / scale
-        return None
-
-    @staticmethod
     def lines(layer: dict) -> list[tuple[str, str]]:
         """(label, text) lines of a layer's error statistics for the details pane."""
-        rs = DebugOverlay.rmse_scale(layer)
+        rs = rmse_scale(layer)
         lvl = error_level(rs)
         mark = f"{ERROR_LEVELS[lvl][1]} " if lvl is not None else ""
         out = [("quant error", f"{mark}rmse/scale {fmt(rs)}"
@@ -261,7 +234,7 @@ class Overlays:
         layer = self.debug.of_node(graph, node)
         if layer is None:
             return "", None
-        rs = DebugOverlay.rmse_scale(layer)
+        rs = rmse_scale(layer)
         lvl = error_level(rs)
         if lvl is None:
             return "", None
