@@ -447,9 +447,13 @@ def run(model: str | Path | Model, data: Any, *, labels: Any = None,
                                _sources.display_name(data) or "", inputs=fed, values=outs)
             report.outputs = [summarize_output(s, outs[s.name], top_k=top_k, labels=truth)
                               for s in rt.outputs]
+    misfits = [o.label_misfit for o in report.outputs if o.label_misfit]
     if labels is not None and not any(o.accuracy is not None for o in report.outputs):
+        if misfits:
+            raise UsageError(misfits[0], _sources.display_name(labels))
         raise UsageError("--labels needs a classifier output ([samples, classes]); "
                          f"the outputs are {', '.join(o.name for o in report.outputs)}")
+    report.notes.extend(f"no accuracy: {m}" for m in misfits)
     if out_path is not None:
         _save_npz(out_path, outs, force, model)
         report.notes.append(f"outputs saved to {out_path}")

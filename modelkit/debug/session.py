@@ -34,7 +34,7 @@ from modelkit.debug.metrics import CustomMetrics
 from modelkit.errors import UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.formats import registry
-from modelkit.runtime.results import load_labels
+from modelkit.runtime.results import label_misfit, load_labels
 
 SCHEMA_VERSION = 1
 DEBUG_MODES = ("int8", "int16x8")
@@ -169,7 +169,16 @@ def _sample_factory(arrays: list[np.ndarray], count: int, progress: Progress | N
     return samples
 
 
-def _accuracy(outputs: list[np.ndarray], labels: np.ndarray) -> float:
+def _accuracy(outputs: list[np.ndarray], labels: np.ndarray, where: Path | None) -> float:
+    """Top-1 accuracy of per-sample outputs.
+
+    Raises:
+        UsageError: a label is not one of the output's classes.
+    """
+    classes = int(outputs[0].size) if outputs else 0
+    misfit = label_misfit(labels[:len(outputs)], classes) if outputs else None
+    if misfit is not None:
+        raise UsageError(misfit, str(where) if where is not None else None)
     pred = np.array([int(np.argmax(o.reshape(-1))) for o in outputs])
     return float(np.mean(pred == labels[:len(pred)]))
 
@@ -316,7 +325,7 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             if labels is not None and baseline is not None:
                 with open_runtime(baseline, name=f"{opts.src} (quantized)") as rt:
                     outs = [next(iter(rt.run(s).values())) for s in samples()]
-                accuracy["quantized_without_denylist"] = _accuracy(outs, labels)
+                accuracy["quantized_without_denylist"] = _accuracy(outs, labels, opts.labels)
 
         progress.stage(f"measuring every quantized layer on {count} samples")
         try:
@@ -332,9 +341,9 @@ def run_debug(opts: DebugOptions, progress: Progress | None = None) -> DebugRepo
             raise UsageError(f"running {what} on the data failed: {e.message}",
                              str(opts.data)) from None
         if labels is not None:
-            accuracy["float"] = _accuracy(result.float_outputs, labels)
+            accuracy["float"] = _accuracy(result.float_outputs, labels, opts.labels)
             key = "quantized_with_denylist" if opts.denylist else "quantized"
-            accuracy[key] = _accuracy(result.quant_outputs, labels)
+            accuracy[key] = _accuracy(result.quant_outputs, labels, opts.labels)
         if opts.save is not None:
             with atomic_output(opts.save, force=opts.force, sources=(opts.src,)) as tmp:
                 tmp.write_bytes(quant_bytes)

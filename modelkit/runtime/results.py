@@ -37,6 +37,8 @@ class OutputSummary:
     top_k: list[list[tuple[int, float]]] | None = None
     predicted: list[int] | None = None
     accuracy: float | None = None
+    # Why the labels gave no accuracy for this classifier output (not in the JSON).
+    label_misfit: str | None = None
 
     def to_dict(self) -> dict:
         out: dict = {"name": self.name, "dtype": self.dtype, "model_dtype": self.model_dtype,
@@ -88,8 +90,23 @@ def summarize_output(spec: TensorSpec, value: np.ndarray, *, top_k: int = 5,
         if labels is not None:
             if labels.shape[0] != v.shape[0]:
                 raise UsageError(f"{labels.shape[0]} labels for {v.shape[0]} samples")
-            summary.accuracy = float(np.mean(order[:, 0] == labels))
+            summary.label_misfit = label_misfit(labels, v.shape[1], spec.name)
+            if summary.label_misfit is None:
+                summary.accuracy = float(np.mean(order[:, 0] == labels))
     return summary
+
+
+def label_misfit(labels: np.ndarray, classes: int, output: str | None = None) -> str | None:
+    """Why class ids cannot be scored against an output of `classes` classes (an id at
+    or above that count: no prediction can ever match it), or None when they fit."""
+    too_big = labels >= classes
+    if not np.any(too_big):
+        return None
+    first = int(np.argmax(too_big))
+    what = "the output" if output is None else f"output '{output}'"
+    return (f"label {first} is {int(labels[first])}, but {what} scores "
+            f"{classes} classes (ids 0 to {classes - 1}); give the class ids of this "
+            "model's output")
 
 
 def load_labels(path: Path, count: int, *, total: int | None = None) -> np.ndarray:

@@ -54,3 +54,36 @@ def test_empty_file(tmp_path):
         load_labels(tmp_path / "y.npy", 1)
     with pytest.raises(UsageError, match=r"the labels file is empty \(0 bytes\)"):
         load_labels(tmp_path / "y.npz", 1)
+
+
+def test_ids_beyond_the_outputs_classes_give_no_accuracy():
+    """A 10-class output scores ids 0..9: label 10 can never be predicted, so there is
+    no accuracy to give (before, it counted as a miss: a wrong accuracy, silently)."""
+    from modelkit.runtime.base import TensorSpec
+    from modelkit.runtime.results import summarize_output
+
+    scores = np.eye(10, dtype=np.float32)[[3, 1, 4]]
+    spec = TensorSpec("probs", np.float32, (None, 10))
+    fits = summarize_output(spec, scores, labels=np.array([3, 1, 9]))
+    assert fits.accuracy == pytest.approx(2 / 3) and fits.label_misfit is None
+    beyond = summarize_output(spec, scores, labels=np.array([3, 1, 10]))
+    assert beyond.accuracy is None
+    assert beyond.label_misfit.startswith("label 2 is 10, but output 'probs' scores 10 "
+                                          "classes (ids 0 to 9)")
+
+
+def test_run_refuses_labels_beyond_the_classes(tmp_path):
+    """`run` on the 10-class digits model with a label 10: exit 2 naming the labels file,
+    one line, no accuracy."""
+    from tests.conftest import SAMPLES, run_cli
+
+    with np.load(SAMPLES / "digits_test.npz") as d:
+        np.save(tmp_path / "x.npy", d["x"][:4])
+    np.save(tmp_path / "y.npy", np.array([0, 1, 10, 2]))
+    res = run_cli("run", str(SAMPLES / "digits_float.tflite"), "--data",
+                  str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"))
+    assert res.returncode == 2, res.stderr
+    assert res.stderr == (f"modelkit: error: {tmp_path / 'y.npy'}: label 2 is 10, but output "
+                          "'output_0' scores 10 classes (ids 0 to 9); give the class ids of "
+                          "this model's output\n")
+    assert res.stdout == ""
