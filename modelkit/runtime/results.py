@@ -103,10 +103,9 @@ def label_misfit(labels: np.ndarray, classes: int, output: str | None = None) ->
     if not np.any(too_big):
         return None
     first = int(np.argmax(too_big))
-    what = "the output" if output is None else f"output '{output}'"
-    return (f"label {first} is {int(labels[first])}, but {what} scores "
-            f"{classes} classes (ids 0 to {classes - 1}); give the class ids of this "
-            "model's output")
+    what = "the model's output" if output is None else f"output '{output}'"
+    return (f"label {first} is {int(labels[first])}, but {what} has {classes} classes "
+            f"(ids 0..{classes - 1}): these labels do not belong to this model")
 
 
 def load_labels(path: Path, count: int, *, total: int | None = None) -> np.ndarray:

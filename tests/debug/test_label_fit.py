@@ -19,7 +19,7 @@ def test_a_label_beyond_the_classes_is_refused_and_nothing_written(tmp_path):
     y[5] = 10
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", y)
-    with pytest.raises(UsageError, match=r"label 5 is 10, but the output scores 10 classes") \
+    with pytest.raises(UsageError, match=r"label 5 is 10, but the model's output has 10 classes") \
             as raised:
         run_debug(DebugOptions(src=SAMPLES / "digits_float.tflite",
                                quant=SAMPLES / "digits_int8.tflite",

@@ -68,8 +68,8 @@ def test_ids_beyond_the_outputs_classes_give_no_accuracy():
     assert fits.accuracy == pytest.approx(2 / 3) and fits.label_misfit is None
     beyond = summarize_output(spec, scores, labels=np.array([3, 1, 10]))
     assert beyond.accuracy is None
-    assert beyond.label_misfit.startswith("label 2 is 10, but output 'probs' scores 10 "
-                                          "classes (ids 0 to 9)")
+    assert beyond.label_misfit == ("label 2 is 10, but output 'probs' has 10 classes "
+                                   "(ids 0..9): these labels do not belong to this model")
 
 
 def test_run_refuses_labels_beyond_the_classes(tmp_path):
@@ -84,6 +84,6 @@ def test_run_refuses_labels_beyond_the_classes(tmp_path):
                   str(tmp_path / "x.npy"), "--labels", str(tmp_path / "y.npy"))
     assert res.returncode == 2, res.stderr
     assert res.stderr == (f"modelkit: error: {tmp_path / 'y.npy'}: label 2 is 10, but output "
-                          "'output_0' scores 10 classes (ids 0 to 9); give the class ids of "
-                          "this model's output\n")
+                          "'output_0' has 10 classes (ids 0..9): these labels do not belong "
+                          "to this model\n")
     assert res.stdout == ""
