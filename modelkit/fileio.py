@@ -59,6 +59,9 @@ def check_output(dst: str | os.PathLike, *, force: bool = False,
     """
     if not str(dst).strip():
         raise UsageError("the output path is empty")
+    if not folder and str(dst).endswith(("/", os.sep)):
+        raise UsageError("ends with a slash, so it names a folder; a file output needs a "
+                         "file name", str(dst))
     dst = Path(dst)
     real = dst.resolve()
     for src in sources:
@@ -153,7 +156,12 @@ def atomic_output(dst: str | os.PathLike, *, force: bool = False,
     except OSError as e:
         raise UsageError(f"cannot create the output's folder: {e.strerror or e}",
                          str(dst)) from None
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=parent))
+    try:
+        tmp = Path(tempfile.mkdtemp(prefix=f".{dst.name}.", dir=parent))
+    except OSError as e:
+        _remove_created(created)
+        raise UsageError(f"cannot write in the output's folder: {e.strerror or e}",
+                         str(dst)) from None
     target = tmp / dst.name
     done = False
     try:

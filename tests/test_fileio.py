@@ -197,3 +197,28 @@ def test_force_onto_an_existing_file_still_works(tmp_path: Path) -> None:
     with np.load(dst) as saved:
         assert len(saved.files) >= 1
     assert sorted(os.listdir(tmp_path)) == ["outputs.npz"]
+
+
+def test_unwritable_folder_is_one_usage_error(tmp_path: Path) -> None:
+    """A folder the process cannot write in (read-only mount, chmod 555; as root, only
+    a read-only bind or the immutable flag stops a write, so the refusal is simulated
+    where the write is attempted)."""
+    import tempfile
+    from unittest import mock
+
+    dst = tmp_path / "ro" / "out.tflite"
+    with mock.patch.object(tempfile, "mkdtemp",
+                           side_effect=PermissionError(13, "Permission denied")):
+        with pytest.raises(UsageError, match="cannot write in the output's folder: "
+                                             "Permission denied"):
+            with atomic_output(dst):
+                pass
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_trailing_slash_names_a_folder(tmp_path: Path) -> None:
+    src = tmp_path / "in.tflite"
+    src.write_bytes(b"model")
+    with pytest.raises(UsageError, match="names a folder"):
+        check_output(str(tmp_path / "other.tflite") + "/", force=True)
+    assert src.read_bytes() == b"model"
