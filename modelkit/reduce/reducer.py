@@ -252,6 +252,17 @@ def _regex(text: str | None) -> re.Pattern | None:
 
 
 def _check_artifacts(folder: Path, force: bool, src: Path) -> None:
+    """Refuse an --artifacts folder that cannot take the tried models, before any run."""
+    import tempfile
+
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if not existing.is_dir():
+        raise UsageError(f"{existing} is not a folder", str(folder))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as e:
+        raise UsageError(f"cannot write in {existing}: {e.strerror or e}", str(folder)) from None
     for sub in ("good", "bad"):
         d = folder / sub
         if d.exists() and not d.is_dir():

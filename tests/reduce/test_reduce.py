@@ -365,3 +365,31 @@ def test_mismatch_against_a_savedmodel_reference(tmp_path):
                              "--atol", str(atol))
     assert [o["index"] for o in report["original_ops"]] == [first]
     assert report["values"] == f"{SAMPLES / 'digits_test.npz'} (4 samples)"
+
+
+def test_artifacts_that_cannot_be_written_are_refused_before_any_run(tmp_path):
+    """An --artifacts path under a file, or in a folder that refuses writes, is one
+    usage error naming it, before the condition runs (no '[1]' iteration line)."""
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    fail = f"{sys.executable} -c 'import sys; sys.exit(1)' {{model}}"
+    done = run_cli("reduce", str(SAMPLES / "digits_int8.tflite"), str(tmp_path / "r.tflite"),
+                   "--check", fail, "--artifacts", str(afile / "art"))
+    assert done.returncode == 2
+    assert f"{afile} is not a folder" in done.stderr
+    assert "[1]" not in done.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile"]
+
+
+def test_artifacts_folder_without_write_permission(tmp_path, monkeypatch):
+    import tempfile
+
+    from modelkit.errors import UsageError
+    from modelkit.reduce.reducer import _check_artifacts
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "TemporaryFile", refuse)
+    with pytest.raises(UsageError, match="cannot write in .*: Permission denied"):
+        _check_artifacts(tmp_path / "art", False, SAMPLES / "digits_int8.tflite")
