@@ -181,12 +181,11 @@ def check_labels_range(labels: np.ndarray, classes: int | None, path: Path) -> N
     Raises:
         UsageError: a label is not below the number of classes.
     """
-    if classes is None or not labels.size or int(labels.max()) < classes:
-        return
-    first = int(np.argmax(labels >= classes))
-    raise UsageError(f"label {first} is {int(labels[first])}, but the model's output has "
-                     f"{classes} classes (ids 0..{classes - 1}): these labels do not "
-                     "belong to this model", str(path))
+    from modelkit.runtime.results import label_misfit
+
+    why = None if classes is None or not labels.size else label_misfit(labels, classes)
+    if why is not None:
+        raise UsageError(why, str(path))
 
 
 def _sources(opts: ConvertOptions, adv: AdviceOptions) -> tuple:
