@@ -292,9 +292,10 @@ def main() -> None:
     WORK.mkdir(parents=True, exist_ok=True)
     cases = [("20,000-node GraphDef", WORK / "browse_20k.pb", make_graphdef, "block_12"),
              ("1,000-op int8 TFLite", WORK / "browse_1000.tflite", make_tflite, "block_1")]
-    print("### browse: Pilot timings\n")
-    print("Time from the key press (or the app start) to the screen update that shows the "
-          "result, at 120x36; median and worst over the keystrokes of all runs.\n")
+    print("### browse: timings\n")
+    print("Time from the key press (or the app start, or the start of the process) to the "
+          "screen update that shows the result, at 120x36; median and worst over the "
+          "keystrokes of all runs.\n")
     print(row(["browse: measure", "what"] + [c[0] for c in cases]))
     print(row(["---"] * (2 + len(cases))))
     results = []
