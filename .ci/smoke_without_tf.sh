@@ -87,6 +87,15 @@ expect 0 "worst layer" "$MK" debug samples/digits_float.tflite samples/digits_ui
 # browse, headless (Pilot), with the debug overlay.
 expect 0 "browse: ok" "$PY" .ci/smoke_browse.py samples/digits_uint8_legacy.tflite "$OUT/debug.json"
 
+# diff, extract, reduce, export and CI check formats: no TensorFlow either.
+expect 1 "1 change: tensor ~1" "$MK" diff "$OUT/fc_bias_per_tensor.tflite" "$OUT/fc_fixed.tflite"
+expect 0 "wrote" "$MK" extract samples/digits_int8.tflite "$OUT/cut.tflite" --outputs '#20'
+expect 0 "(1 op)" "$MK" reduce "$OUT/fc_bias_per_tensor.tflite" "$OUT/reduced.tflite" \
+    --until refused
+expect 0 "wrote" "$MK" export samples/digits_int8.tflite "$OUT/digits.html" --check tflite
+expect 4 '"version": "2.1.0"' "$MK" check --format sarif "$OUT/fc_bias_per_tensor.tflite" \
+    samples/digits_int8.tflite
+
 # What needs TensorFlow says so, exit 2, and writes nothing.
 expect 2 "samples/digits_frozen.pb: converting $NEEDS_TF" \
     "$MK" convert samples/digits_frozen.pb "$OUT/digits.tflite"
