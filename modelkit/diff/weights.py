@@ -128,6 +128,8 @@ def compare_values(va: Value, vb: Value, *, path_a: str | None = None,
     """
     import numpy as np
 
+    from modelkit.runtime.compare import cosine_similarity
+
     a, b = real_values(va, path_a), real_values(vb, path_b)
     if a is None or b is None:
         return None
@@ -158,14 +160,7 @@ def compare_values(va: Value, vb: Value, *, path_a: str | None = None,
     max_rel = float(np.max(diff[nz] / np.abs(a[nz]))) if np.any(nz) else 0.0
     if np.any(diff[~nz] > 0):
         max_rel = float("inf")
-    fa, fb = a.reshape(-1), b.reshape(-1)
-    na, nb = float(np.linalg.norm(fa)), float(np.linalg.norm(fb))
-    if na == 0 and nb == 0:
-        cosine = 1.0
-    elif na == 0 or nb == 0:
-        cosine = 0.0
-    else:
-        cosine = float(np.dot(fa, fb) / (na * nb))
+    cosine = cosine_similarity(a, b)
     stats = WeightStats(elements, changed, max_abs, mean_abs, max_rel, cosine,
                         dequantized=_quantized(va) or _quantized(vb), transpose=perm)
     side = vb if _quantized(vb) else (va if _quantized(va) and perm is None else None)

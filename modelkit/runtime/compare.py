@@ -137,6 +137,18 @@ class OutputComparison:
                 "max_rel_error_at_zero": self.max_rel_error_at_zero}
 
 
+def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
+    """Cosine similarity of `a` and `b` flattened: 1.0 when both are all zeros, 0.0
+    when only one is."""
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    na, nb = float(np.linalg.norm(fa)), float(np.linalg.norm(fb))
+    if na == 0.0 and nb == 0.0:
+        return 1.0
+    if na == 0.0 or nb == 0.0:
+        return 0.0
+    return float(np.dot(fa, fb) / (na * nb))
+
+
 def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
                    rtol: float = DEFAULT_RTOL, name: str = "", other_name: str = "",
                    classes_axis: bool | None = None) -> OutputComparison:
@@ -185,14 +197,7 @@ def compare_arrays(a: np.ndarray, b: np.ndarray, *, atol: float = DEFAULT_ATOL,
     if n and not np.isnan(reldiff).any():
         worst = int(np.argmax(reldiff))
         at_zero = bool(ref.reshape(-1)[worst] == 0 and reldiff.reshape(-1)[worst] > 0)
-    fa, fb = a64.reshape(-1), b64.reshape(-1)
-    na, nb = float(np.linalg.norm(fa)), float(np.linalg.norm(fb))
-    if na == 0.0 and nb == 0.0:
-        cosine = 1.0
-    elif na == 0.0 or nb == 0.0:
-        cosine = 0.0
-    else:
-        cosine = float(np.dot(fa, fb) / (na * nb))
+    cosine = cosine_similarity(a64, b64)
     if classes_axis is None:
         classes_axis = a.ndim == 2 and a.shape[-1] > 1
     top1 = None
