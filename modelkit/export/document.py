@@ -96,8 +96,8 @@ class GraphDoc:
                 self._tid(v)
         for v in (*self.graph.inputs, *self.graph.outputs):
             self._tid(v)
-        self.input_ids = [self.tensor_id[id(v)] for v in self.graph.inputs]
-        self.output_ids = [self.tensor_id[id(v)] for v in self.graph.outputs]
+        self.input_ids = self.ids(self.graph.inputs)
+        self.output_ids = self.ids(self.graph.outputs)
         graph_inputs = set(self.input_ids)
         edges: list[Edge] = []
         for ci, n in enumerate(nodes):
@@ -122,6 +122,14 @@ class GraphDoc:
             tid = self.tensor_id[id(v)] = len(self.tensors)
             self.tensors.append(v)
         return tid
+
+    def ids(self, values: list[Value | None], missing: int | None = None) -> list[int | None]:
+        """The tensor ids of `values`; `missing` for an absent optional input."""
+        return [self.tensor_id[id(v)] if v is not None else missing for v in values]
+
+    def node_marks(self, node: int) -> list[dict]:
+        """The marks of node `node` (its position in `nodes`) as JSON."""
+        return [m.to_dict() for m in self.marks.of(self.index, node)]
 
     @property
     def nodes(self) -> list[Node]:

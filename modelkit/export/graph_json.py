@@ -55,15 +55,14 @@ def graph_doc(gd: GraphDoc, layout: bool = True) -> dict:
     nodes = []
     for ni, n in enumerate(gd.nodes):
         rec = {"index": ni, "name": n.name, "op": n.op, "domain": n.domain,
-               "inputs": [gd.tensor_id[id(v)] if v is not None else None for v in n.inputs],
-               "outputs": [gd.tensor_id[id(v)] for v in n.outputs],
+               "inputs": gd.ids(n.inputs), "outputs": gd.ids(n.outputs),
                "attrs": {str(k): attr_json(v) for k, v in n.attrs.items()},
                "box": gd.box_of_node[ni] if layout else None}
         if n.index is not None:
             rec["source_index"] = n.index
-        marks = gd.marks.of(gd.index, ni)
+        marks = gd.node_marks(ni)
         if marks:
-            rec["marks"] = [m.to_dict() for m in marks]
+            rec["marks"] = marks
         nodes.append(rec)
     tensors = []
     for tid, v in enumerate(gd.tensors):

@@ -41,8 +41,7 @@ def graph_data(gd: GraphDoc) -> dict:
     for ni, n in enumerate(gd.nodes):
         rec: dict[str, Any] = {
             "n": n.name, "op": n.op, "d": n.domain,
-            "i": [gd.tensor_id[id(v)] if v is not None else -1 for v in n.inputs],
-            "o": [gd.tensor_id[id(v)] for v in n.outputs],
+            "i": gd.ids(n.inputs, missing=-1), "o": gd.ids(n.outputs),
             "a": [list(a) for a in gd.attrs_text(n)],
             "b": box_of[ni] if box_of[ni] is not None else -1,
         }
@@ -50,9 +49,9 @@ def graph_data(gd: GraphDoc) -> dict:
             rec["x"] = n.index
         if n.version:
             rec["v"] = n.version
-        marks = gd.marks.of(gd.index, ni)
+        marks = gd.node_marks(ni)
         if marks:
-            rec["m"] = [m.to_dict() for m in marks]
+            rec["m"] = marks
         nodes.append(rec)
     tensors = []
     for tid, v in enumerate(gd.tensors):
