@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gc
 import math
+import shlex
 import sys
 from pathlib import Path
 from typing import Optional
@@ -112,9 +113,30 @@ def debug(
             check = report.advice_verified
             for line in check.lines() if check is not None else []:
                 print(line)
+            _suggest_reduce(report, src, quant or save_path, data)
         sys.stdout.flush()
         # NOTE: as in convert: TensorFlow's heap makes the exit-time collection slow.
         gc.freeze()
+
+
+def _suggest_reduce(report, src: Path, quant: Path | None, data: Path | None) -> None:
+    """Point to `modelkit reduce --until mismatch` when a layer computes wrong: it cuts
+    the quantized model down to the first op whose output leaves the float model's by
+    more than that layer's error threshold (in its own quantization steps)."""
+    from modelkit.debug.session import RMSE_SCALE_THRESHOLD
+
+    worst = min(report.layers, key=lambda x: x.rank, default=None)
+    step = None if worst is None else worst.stats.get("rmse_scale")
+    if (quant is None or data is None or step is None or not math.isfinite(step)
+            or step <= RMSE_SCALE_THRESHOLD or not worst.scale):
+        return
+    small = quant.with_name(f"{quant.stem}_reduced{quant.suffix}")
+    atol = format(RMSE_SCALE_THRESHOLD * worst.scale, ".3g")
+    print(f"modelkit: note: to cut the quantized model down to the first op whose output "
+          f"leaves the float model's by more than {RMSE_SCALE_THRESHOLD} steps of the worst "
+          f"layer's scale: modelkit reduce {shlex.quote(str(quant))} "
+          f"{shlex.quote(str(small))} --until mismatch --reference {shlex.quote(str(src))} "
+          f"--data {shlex.quote(str(data))} --atol {atol}", file=sys.stderr)
 
 
 def _num(x: float | None, fmt: str = ".3g") -> str:

@@ -133,3 +133,65 @@ def test_convert_denylist_needs_int8(tmp_path):
     assert proc.returncode == 2
     assert "apply to --quantize int8" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_a_wrong_layer_points_to_reduce_and_the_command_runs(tmp_path):
+    """debug's note gives a `modelkit reduce --until mismatch` command line; run as
+    printed (paths moved to tmp), it writes a cut model whose output differs from the
+    float model's counterpart tensor beyond the printed atol, per the interpreter."""
+    import shlex
+    import shutil
+
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    for name in ("digits_float.tflite", "digits_uint8_legacy.tflite", "digits_test.npz"):
+        shutil.copy(SAMPLES / name, tmp_path / name)
+    quant, flt = tmp_path / "digits_uint8_legacy.tflite", tmp_path / "digits_float.tflite"
+    proc = run_cli("debug", str(flt), str(quant), "--data", str(tmp_path / "digits_test.npz"),
+                   "--samples", "20")
+    assert proc.returncode == 0, proc.stderr
+    (note,) = [line for line in proc.stderr.splitlines() if "modelkit reduce" in line]
+    argv = shlex.split(note.split(": modelkit ", 1)[1])
+    assert argv[:5] == ["reduce", str(quant), str(tmp_path / "digits_uint8_legacy_reduced.tflite"),
+                        "--until", "mismatch"]
+    atol = float(argv[argv.index("--atol") + 1])
+    done = run_cli(*argv, "--json")
+    assert done.returncode == 0, done.stderr
+    cut = Interpreter(model_path=argv[2])
+    cut.allocate_tensors()
+    (out,) = cut.get_output_details()
+    assert json.loads(done.stdout)["original_ops"], done.stdout
+    # The cut model runs on the values the whole model computed at its inputs; its output
+    # tensor is also a tensor of the whole quantized model: compare that with the float
+    # model's tensor of the same name, both from interpreters keeping every tensor.
+    x = np.load(tmp_path / "digits_test.npz")["x"][:1]
+
+    def tensors(path):
+        it = Interpreter(model_path=str(path), experimental_preserve_all_tensors=True)
+        it.allocate_tensors()
+        (inp,) = it.get_input_details()
+        q = x
+        if inp["dtype"] != np.float32:
+            s, z = inp["quantization"]
+            q = np.clip(np.round(x / s + z), 0, 255).astype(inp["dtype"])
+        it.set_tensor(inp["index"], q)
+        it.invoke()
+        got = {}
+        for d in it.get_tensor_details():
+            try:
+                v = it.get_tensor(d["index"]).astype(np.float64)
+            except ValueError:
+                continue
+            s, z = d["quantization"]
+            got[d["name"]] = (v - z) * s if s else v
+        return got
+
+    whole_q, whole_f = tensors(quant), tensors(flt)
+    name = out["name"]
+    counterpart = {"conv2/Relu;conv2/BiasAdd;conv2/Conv2D;conv2/bias1":
+                   "digits_cnn_1/conv2_1/Relu;digits_cnn_1/conv2_1/BiasAdd;"
+                   "digits_cnn_1/conv2_1/convolution;digits_cnn_1/conv2_1/Squeeze1"}
+    assert name in counterpart, name
+    err = np.abs(whole_q[name] - whole_f[counterpart[name]]).max()
+    assert err > atol
