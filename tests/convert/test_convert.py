@@ -5,26 +5,18 @@ interpreter running the result, on the digits test split."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from modelkit.cli.main import _register, app
 from tests.conftest import SAMPLES
+from tests.convert.conftest import cli
 
-_register()
 TEST = np.load(SAMPLES / "digits_test.npz")
 X, Y = TEST["x"], TEST["y"]
 CALIB = str(SAMPLES / "digits_calib.npy")
 ACCURACY = json.loads((SAMPLES / "accuracy.json").read_text())
-
-
-def cli(*args: str):
-    """Run `modelkit convert ...` in-process; returns typer's Result."""
-    return CliRunner().invoke(app, ["convert", *map(str, args)])
 
 
 def tflite_outputs(path: Path, x: np.ndarray) -> np.ndarray:
@@ -49,14 +41,6 @@ def tflite_outputs(path: Path, x: np.ndarray) -> np.ndarray:
             y = (y.astype(np.float32) - zp) * scale
         rows.append(y)
     return np.array(rows)
-
-
-@pytest.fixture(scope="module")
-def tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow
-
-    return tensorflow
 
 
 @pytest.fixture(scope="module")

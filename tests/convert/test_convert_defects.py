@@ -4,28 +4,12 @@ line, the preflight inside SavedModel functions, and graphs with host side effec
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from ai_edge_litert.interpreter import Interpreter
-from typer.testing import CliRunner
 
-from modelkit.cli.main import _register, app
 from tests.conftest import SAMPLES
-
-_register()
-
-
-def cli(*args):
-    return CliRunner().invoke(app, ["convert", *map(str, args)])
-
-
-@pytest.fixture(scope="module")
-def tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow
-
-    return tensorflow
+from tests.convert.conftest import cli
 
 
 @pytest.fixture(scope="module")

@@ -13,24 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from modelkit.cli.main import _register, app
 from tests.conftest import MODELKIT, SAMPLES
-
-_register()
-
-
-def cli(*args):
-    return CliRunner().invoke(app, ["convert", *map(str, args)])
-
-
-@pytest.fixture(scope="module")
-def tf():
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow
-
-    return tensorflow
+from tests.convert.conftest import cli
 
 
 @pytest.fixture(scope="module")
