@@ -477,6 +477,14 @@ class _Matcher:
                 if not found:
                     break
 
+    def pair_key(self, v: Value, side: _Side) -> int | None:
+        """The same key on both sides for a matched value (the id of its A side), None
+        for a value of `side` not matched yet."""
+        partner = self.v_ab.get(id(v)) if side is self.A else self.v_ba.get(id(v))
+        if partner is None:
+            return None
+        return id(v) if side is self.A else id(partner)
+
     def signature(self, n: Node, side: _Side, tier: int):
         ins = []
         for v in n.inputs:
@@ -484,9 +492,9 @@ class _Matcher:
             if v is None:
                 ins.append(None)
                 continue
-            partner = self.v_ab.get(id(v)) if side is self.A else self.v_ba.get(id(v))
-            if partner is not None:
-                ins.append(("m", id(v) if side is self.A else id(partner)))
+            key = self.pair_key(v, side)
+            if key is not None:
+                ins.append(("m", key))
             elif tier == 2:
                 ins.append("?")
             elif v.data is not None:
@@ -527,8 +535,7 @@ class _Matcher:
                 if v is None:
                     ins.append(None)
                     continue
-                partner = self.v_ab.get(id(v)) if mine else self.v_ba.get(id(v))
-                ins.append(None if partner is None else (id(v) if mine else id(partner)))
+                ins.append(self.pair_key(v, side))
             outs = set()
             for o in n.outputs:
                 for c, pos in side.consumers(o):
