@@ -24,9 +24,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numpy as np
-
-from tests.debug.outlier_model import digits_data
+from tests.debug.outlier_model import save_with_data, train_mlp
 
 WEIGHT_OUTLIER = 400.0
 BIAS_OUTLIER = 2000.0
@@ -34,21 +32,7 @@ BIAS_OUTLIER = 2000.0
 
 def build(out_dir: Path) -> dict[str, Path]:
     """Train the classifier, plant both layers, save it as Keras H5 with its data."""
-    import keras
-
-    x_train, y_train, x_test, y_test = digits_data()
-    assert not x_train[:, 0, 0, 0].any() and not x_test[:, 0, 0, 0].any()
-    keras.utils.set_random_seed(0)
-    inputs = keras.Input((8, 8, 1), name="input")
-    h = keras.layers.Flatten(name="flatten")(inputs)
-    h = keras.layers.Dense(32, activation="relu", name="dense1")(h)
-    h = keras.layers.Dense(32, activation="relu", name="dense2")(h)
-    h = keras.layers.Dense(10, name="logits")(h)
-    outputs = keras.layers.Softmax(name="probs")(h)
-    model = keras.Model(inputs, outputs, name="planted_mlp")
-    model.compile(optimizer=keras.optimizers.Adam(0.01),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(x_train, y_train, epochs=40, batch_size=64, verbose=0)
+    model, data = train_mlp("planted_mlp", ("dense1", "dense2"))
     kernel, bias = model.get_layer("dense1").get_weights()
     kernel[0, :] = WEIGHT_OUTLIER  # the dead top-left pixel
     model.get_layer("dense1").set_weights([kernel, bias])
@@ -58,13 +42,7 @@ def build(out_dir: Path) -> dict[str, Path]:
     kernel, bias = model.get_layer("logits").get_weights()
     kernel[0, :] = 0.0  # nothing reads the planted unit
     model.get_layer("logits").set_weights([kernel, bias])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"model": out_dir / "planted.h5", "calib": out_dir / "calib.npy",
-             "test": out_dir / "test.npz"}
-    model.save(paths["model"])
-    np.save(paths["calib"], x_train[:200])
-    np.savez(paths["test"], x=x_test, y=y_test)
-    return paths
+    return save_with_data(model, out_dir / "planted.h5", data)
 
 
 if __name__ == "__main__":

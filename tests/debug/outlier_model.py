@@ -34,32 +34,49 @@ def digits_data() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return x_train, y_train, x_test, y_test
 
 
-def build(out_dir: Path) -> dict[str, Path]:
-    """Train the classifier, plant the outlier, save it as Keras H5 with its data."""
+def train_mlp(name: str, hidden: tuple[str, ...]) -> tuple[object, tuple[np.ndarray, ...]]:
+    """The digits classifier trained normally (seed 0): Flatten, one Dense 32 relu per
+    name in `hidden`, Dense 10 `logits`, Softmax. Returns the Keras model and
+    `digits_data()`."""
     import keras
 
-    x_train, y_train, x_test, y_test = digits_data()
+    data = digits_data()
+    x_train, y_train, x_test, _ = data
     assert not x_train[:, 0, 0, 0].any() and not x_test[:, 0, 0, 0].any()
     keras.utils.set_random_seed(0)
     inputs = keras.Input((8, 8, 1), name="input")
     h = keras.layers.Flatten(name="flatten")(inputs)
-    h = keras.layers.Dense(32, activation="relu", name="dense1")(h)
+    for layer in hidden:
+        h = keras.layers.Dense(32, activation="relu", name=layer)(h)
     h = keras.layers.Dense(10, name="logits")(h)
     outputs = keras.layers.Softmax(name="probs")(h)
-    model = keras.Model(inputs, outputs, name="outlier_mlp")
+    model = keras.Model(inputs, outputs, name=name)
     model.compile(optimizer=keras.optimizers.Adam(0.01),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     model.fit(x_train, y_train, epochs=40, batch_size=64, verbose=0)
-    kernel, bias = model.get_layer("dense1").get_weights()
-    kernel[0, :] = OUTLIER  # the dead top-left pixel
-    model.get_layer("dense1").set_weights([kernel, bias])
-    out_dir.mkdir(parents=True, exist_ok=True)
-    paths = {"model": out_dir / "outlier.h5", "calib": out_dir / "calib.npy",
-             "test": out_dir / "test.npz"}
+    return model, data
+
+
+def save_with_data(model, path: Path, data: tuple[np.ndarray, ...]) -> dict[str, Path]:
+    """Save `model` as Keras H5 at `path`, with the first 200 training samples
+    (calib.npy) and the test split (test.npz) beside it."""
+    x_train, _, x_test, y_test = data
+    path.parent.mkdir(parents=True, exist_ok=True)
+    paths = {"model": path, "calib": path.parent / "calib.npy",
+             "test": path.parent / "test.npz"}
     model.save(paths["model"])
     np.save(paths["calib"], x_train[:200])
     np.savez(paths["test"], x=x_test, y=y_test)
     return paths
+
+
+def build(out_dir: Path) -> dict[str, Path]:
+    """Train the classifier, plant the outlier, save it as Keras H5 with its data."""
+    model, data = train_mlp("outlier_mlp", ("dense1",))
+    kernel, bias = model.get_layer("dense1").get_weights()
+    kernel[0, :] = OUTLIER  # the dead top-left pixel
+    model.get_layer("dense1").set_weights([kernel, bias])
+    return save_with_data(model, out_dir / "outlier.h5", data)
 
 
 if __name__ == "__main__":
