@@ -1,6 +1,6 @@
 """The trained model with two planted layers (built once per session) and the oracles
-the advisor tests share: Keras for the float model, LiteRT's own details and a
-hand-quantized feed for the written models."""
+the advisor tests share: Keras for the float model, LiteRT's own details for the
+written models (their accuracy with a hand-quantized feed is tests/litert_by_hand.py's)."""
 
 from __future__ import annotations
 
@@ -35,27 +35,6 @@ def cli(*args):
 
     _register()
     return CliRunner().invoke(app, [str(a) for a in args])
-
-
-def litert_accuracy(path: Path, x: np.ndarray, y: np.ndarray) -> float:
-    """Top-1 accuracy of a TFLite file in the LiteRT interpreter, the input quantized
-    by hand with its own scale and zero point."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path))
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    right = 0
-    for i in range(len(x)):
-        xi = x[i:i + 1]
-        if np.dtype(inp["dtype"]).kind == "i":
-            s, z = inp["quantization"]
-            info = np.iinfo(inp["dtype"])
-            xi = np.clip(np.round(xi / s) + z, info.min, info.max).astype(inp["dtype"])
-        it.set_tensor(inp["index"], xi)
-        it.invoke()
-        right += int(np.argmax(it.get_tensor(out["index"])) == y[i])
-    return right / len(x)
 
 
 def ops_outside_int8(path: Path) -> list[tuple[str, str]]:

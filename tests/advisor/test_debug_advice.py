@@ -15,7 +15,8 @@ import numpy as np
 
 from modelkit.advisor.evaluate import Budget, Measurement
 from modelkit.advisor.verify import AdviceCheck
-from tests.advisor.conftest import cli, litert_accuracy
+from tests.advisor.conftest import cli
+from tests.litert_by_hand import litert_accuracy
 
 SAMPLES_MEASURED = 200  # debug's --samples default
 

@@ -15,8 +15,9 @@ import json
 import numpy as np
 import pytest
 
-from tests.advisor.conftest import cli, litert_accuracy, ops_outside_int8
+from tests.advisor.conftest import cli, ops_outside_int8
 from tests.conftest import SAMPLES, run_cli
+from tests.litert_by_hand import int8_outputs, litert_accuracy
 
 MAX_OPS_OUTSIDE_INT8 = 4
 
@@ -241,7 +242,6 @@ def test_edge_tpu_runs_int8_only_so_the_budget_cannot_be_met(planted, float_accu
 def test_min_sqnr_budget_holds_on_the_written_outputs(planted, tmp_path):
     """Oracle: the SQNR of the written model's outputs (LiteRT) against Keras's."""
     import keras
-    from ai_edge_litert.interpreter import Interpreter
 
     dst = tmp_path / "sqnr.tflite"
     res = cli("convert", planted["model"], dst, "--quantize", "int8", "--data",
@@ -249,17 +249,7 @@ def test_min_sqnr_budget_holds_on_the_written_outputs(planted, tmp_path):
     assert res.exit_code == 0, res.stderr
     x = np.load(planted["test"])["x"]
     want = keras.models.load_model(planted["model"], compile=False).predict(x, verbose=0)
-    it = Interpreter(model_path=str(dst))
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
-    got = []
-    for i in range(len(x)):
-        it.set_tensor(inp["index"], np.clip(np.round(x[i:i + 1] / s_in) + z_in, -128, 127)
-                      .astype(np.int8))
-        it.invoke()
-        got.append((it.get_tensor(out["index"]).astype(np.float32) - z_out) * s_out)
-    got = np.concatenate(got)
+    got = int8_outputs(dst, x)
     sqnr = 10 * np.log10(np.sum(want.astype(np.float64) ** 2)
                          / np.sum((got - want.astype(np.float64)) ** 2))
     assert sqnr >= 20

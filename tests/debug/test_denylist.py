@@ -16,24 +16,7 @@ from modelkit.convert.progress import Progress
 from modelkit.convert.selective import Denylist
 from modelkit.debug.session import DebugOptions, run_debug
 from tests.debug.outlier_model import build
-
-
-def _accuracy(path, x, y) -> float:
-    from ai_edge_litert.interpreter import Interpreter
-
-    it = Interpreter(model_path=str(path))
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    right = 0
-    for i in range(len(x)):
-        xi = x[i:i + 1]
-        if inp["dtype"] == np.int8:
-            s, z = inp["quantization"]
-            xi = np.clip(np.round(xi / s) + z, -128, 127).astype(np.int8)
-        it.set_tensor(inp["index"], xi)
-        it.invoke()
-        right += int(np.argmax(it.get_tensor(out["index"])) == y[i])
-    return right / len(x)
+from tests.litert_by_hand import litert_accuracy
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +61,7 @@ def test_accuracies_agree_with_keras_and_the_interpreter(outlier, plain):
     model = keras.models.load_model(outlier["model"], compile=False)
     keras_acc = float(np.mean(np.argmax(model.predict(x, verbose=0), axis=1) == y))
     assert report.accuracy["float"] == pytest.approx(keras_acc, abs=1 / 200)
-    assert report.accuracy["quantized"] == pytest.approx(_accuracy(save, x, y))
+    assert report.accuracy["quantized"] == pytest.approx(litert_accuracy(save, x, y))
     assert report.accuracy["quantized"] < keras_acc - 0.5
 
 
@@ -87,7 +70,7 @@ def test_denylist_wins_the_accuracy_back(outlier, plain, selective):
     again, save = selective
     data = np.load(outlier["test"])
     x, y = data["x"][:200], data["y"][:200]
-    regained = _accuracy(save, x, y)
+    regained = litert_accuracy(save, x, y)
     assert again.accuracy["quantized_with_denylist"] == pytest.approx(regained)
     assert again.accuracy["quantized_without_denylist"] == report.accuracy["quantized"]
     assert regained >= report.accuracy["float"] - 0.02
@@ -143,8 +126,8 @@ def test_convert_with_the_suggested_denylist(outlier, plain, tmp_path):
         convert(ConvertOptions(src=outlier["model"], dst=outs[name], quantize="int8",
                                data=outlier["calib"], verify=False,
                                denylist_nodes=list(nodes)), Progress(quiet=True))
-    assert _accuracy(outs["plain"], x, y) < 0.5
-    assert _accuracy(outs["selective"], x, y) >= report.accuracy["float"] - 0.03
+    assert litert_accuracy(outs["plain"], x, y) < 0.5
+    assert litert_accuracy(outs["selective"], x, y) >= report.accuracy["float"] - 0.03
 
 
 def test_convert_rejects_an_unknown_denylist_node(outlier, tmp_path):

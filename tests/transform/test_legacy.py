@@ -11,6 +11,7 @@ import pytest
 
 from modelkit.ir import DType
 from modelkit.quant.legacy import dequantize, quantize_min_first
+from tests.litert_by_hand import int8_outputs
 from tests.transform.conftest import (as_tf_graphdef, node_names, op_histogram, run_graph,
                                       tf_transform)
 from tests.transform.test_tf_numeric import ours, quant_graph
@@ -281,8 +282,6 @@ def test_convert_dequantize_legacy_int8_agrees_with_legacy_graph(tmp_path) -> No
     """`convert --dequantize-legacy --quantize int8`: the int8 model's outputs differ from
     the legacy graph's by no more than twice the legacy graph's own quantization error,
     and pick the same class."""
-    from ai_edge_litert.interpreter import Interpreter
-
     from tests.conftest import run_cli
 
     dst = tmp_path / "digits_int8.tflite"
@@ -293,17 +292,7 @@ def test_convert_dequantize_legacy_int8_agrees_with_legacy_graph(tmp_path) -> No
     x = _digits_images(120)
     flt = _run_each(FROZEN.read_bytes(), x, "input", "probs")
     legacy = _run_each(LEGACY.read_bytes(), x, "input", "probs")
-    it = Interpreter(model_path=str(dst))
-    it.allocate_tensors()
-    inp, out = it.get_input_details()[0], it.get_output_details()[0]
-    (s_in, z_in), (s_out, z_out) = inp["quantization"], out["quantization"]
-    got = []
-    for i in range(len(x)):
-        q = np.clip(np.round(x[i:i + 1] / s_in) + z_in, -128, 127).astype(np.int8)
-        it.set_tensor(inp["index"], q)
-        it.invoke()
-        got.append((it.get_tensor(out["index"]).astype(np.float32) - z_out) * s_out)
-    int8 = np.concatenate(got)
+    int8 = int8_outputs(dst, x)
     legacy_error = np.abs(legacy - flt).max()
     assert np.abs(int8 - legacy).max() <= 2 * legacy_error
     assert (int8.argmax(1) == legacy.argmax(1)).mean() >= 0.99
