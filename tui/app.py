@@ -15,7 +15,7 @@ from textual.screen import Screen
 
 from modelkit.ir import Model
 from tui.model_index import ModelIndex
-from tui.overlays import DebugOverlay, Overlays
+from tui.overlays import DebugOverlay, DiffOverlay, Overlays
 
 
 class ModelBrowser(App[None]):
@@ -26,6 +26,7 @@ class ModelBrowser(App[None]):
         cursor_blink: blink text cursors (tests and screenshots turn it off).
         target: the `check` target to mark the nodes for (None: the default, tflite).
         debug: per-layer error from `modelkit debug --json`, bound to `model`.
+        diff: the changes of `model` against another model (`DiffOverlay.compute`).
         run_check: run `check` in the background when the model opens.
         graph: open in the graph view rather than the node list.
         show_traceback: print Textual's traceback when the app stops on an unexpected
@@ -46,7 +47,8 @@ class ModelBrowser(App[None]):
     ]
 
     def __init__(self, model: Model, *, cursor_blink: bool = True, target: str | None = None,
-                 debug: DebugOverlay | None = None, run_check: bool = True,
+                 debug: DebugOverlay | None = None, diff: DiffOverlay | None = None,
+                 run_check: bool = True,
                  graph: bool = False, show_traceback: bool = True,
                  on_first_screen: Callable[[], None] | None = None) -> None:
         super().__init__()
@@ -56,7 +58,7 @@ class ModelBrowser(App[None]):
         self.model = model
         self.cursor_blink = cursor_blink
         self.index = ModelIndex(model)
-        self.overlays = Overlays(target=target, debug=debug)
+        self.overlays = Overlays(target=target, debug=debug, diff=diff)
         self.run_check = run_check
         self.start_in_graph = graph
         self.model_name = Path(model.path).name if model.path else ""

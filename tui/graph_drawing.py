@@ -27,12 +27,15 @@ HEAVY = "┏┓┗┛━┃"
 
 @dataclass
 class Decoration:
-    """Marks drawn into a box's border: text at the top (findings) and bottom (overlay)."""
+    """Marks drawn into a box's border: at the top the diff's tag then the findings, at
+    the bottom the per-layer error."""
 
     top: str = ""
     top_role: str = ""
     bottom: str = ""
     bottom_role: str = ""
+    tag: str = ""
+    tag_role: str = ""
 
 
 class Layout(geometry.Layout):
@@ -47,23 +50,27 @@ class Layout(geometry.Layout):
         frame = "sel" if selected else ("io" if vx.kind != "node" else "box")
         inner = b.w - 2
         if row == 0 or row == b.h - 1:
-            left_text, left_role = "", ""
+            lefts: list[tuple[str, str]] = []
             right_text = ""
             if row == 0:
+                if deco is not None and deco.tag:
+                    lefts.append((deco.tag, deco.tag_role))
                 if deco is not None and deco.top:
-                    left_text, left_role = deco.top, deco.top_role
+                    lefts.append((deco.top, deco.top_role))
                 if b.hidden_in:
                     right_text = f"+{b.hidden_in} in"
             else:
                 if deco is not None and deco.bottom:
-                    left_text, left_role = deco.bottom, deco.bottom_role
+                    lefts.append((deco.bottom, deco.bottom_role))
                 if b.hidden_out:
                     right_text = f"+{b.hidden_out} out"
             pieces = [(tl if row == 0 else bl) + hz, frame]
             used = 1
             out = [pieces]
-            if left_text:
-                text = clip(f" {left_text} ", inner - 1)
+            for left_text, left_role in lefts:
+                if len(out) > 1 and inner - used < 3:
+                    break
+                text = clip(f" {left_text} ", inner - used)
                 out.append([text, left_role or frame])
                 used += len(text)
             fill = inner - used - (len(right_text) + 2 if right_text else 0)

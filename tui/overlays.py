@@ -1,9 +1,11 @@
-"""What the browser lays over the graph: `check` findings and `modelkit debug` per-layer error.
+"""What the browser lays over the graph: `check` findings, `modelkit debug` per-layer
+error and the changes against another model (`browse --diff`).
 
 Nothing here imports Textual. Findings come from `modelkit.check.check_model` (any
 object with the Finding attributes will do); per-layer error comes from the JSON
 that `modelkit debug --json` writes (`{"schema_version": 1, "layers": [...]}`), read and
-matched to the model by `modelkit.debug.overlay`.
+matched to the model by `modelkit.debug.overlay`; changes come from `modelkit.diff`
+(`diff_models`, laid on the nodes by `modelkit.diff.nodes`, as `export --diff` does).
 Every mark has a symbol or a word beside its colour, so it reads without colour.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from modelkit.debug.overlay import (ERROR_LEVELS, error_level, match_layers, read_report,
                                     rmse_scale)
+from modelkit.diff.nodes import DIFF_SYMBOL
 from modelkit.errors import UsageError
 from modelkit.ir import Model, Value
 
@@ -168,12 +171,14 @@ class Overlays:
         state: "" (nothing yet), "running", "done", "unavailable" or a failure message.
         findings: every finding of the check run.
         debug: the per-layer error overlay, when one was given.
+        diff: the changes against another model, when one was given.
     """
 
     target: str | None = None
     state: str = ""
     findings: list = field(default_factory=list)
     debug: DebugOverlay | None = None
+    diff: DiffOverlay | None = None
     checked_target: str = ""
     _by_node: dict[tuple[int, int], list] = field(default_factory=dict)
 
@@ -251,3 +256,85 @@ class Overlays:
             if f.fix:
                 out.append(("  fix", f.fix))
         return out
+
+
+@dataclass
+class DiffOverlay:
+    """The change list of `modelkit diff B A` laid on the browsed model A.
+
+    `other` (B) is the old side of every change and A the new one, as `export --diff`
+    has it: added nodes are only in A, removed ones only in B.
+
+    Attributes:
+        diff: the `ModelDiff` of B -> A.
+        on_nodes: its changes by node of A (`modelkit.diff.nodes.changes_on_nodes`).
+        other_name: B's file name.
+    """
+
+    diff: Any
+    on_nodes: Any
+    other_name: str
+
+    @classmethod
+    def compute(cls, model: Model, other: Model) -> DiffOverlay:
+        """Diff `other` -> `model` and lay the changes on `model`'s nodes."""
+        from modelkit.diff import diff_models
+        from modelkit.diff.nodes import changes_on_nodes
+
+        d = diff_models(other, model)
+        name = Path(other.path).name if other.path else "the other model"
+        return cls(d, changes_on_nodes(d), name)
+
+    @property
+    def notes(self) -> list[str]:
+        """The diff's own remarks (nothing matched, formats compared across domains)."""
+        return list(self.diff.notes)
+
+    def targets(self) -> list[tuple[int, int]]:
+        """(graph, node) of every marked node, in graph and node order."""
+        return sorted(self.on_nodes.by_node)
+
+    def node_mark(self, graph: int, node: int) -> tuple[str, str]:
+        """(text, kind) of a node's mark: `✚ added`, `✎ changed`; ("", "") when none."""
+        entry = self.on_nodes.by_node.get((graph, node))
+        if entry is None:
+            return "", ""
+        return f"{DIFF_SYMBOL[entry.kind]} {entry.kind}", entry.kind
+
+    def counts_text(self) -> str:
+        """`diff vs b.tflite: ✚ 1 added  ✎ 7 changed  ⊖ 0 removed`."""
+        on = self.on_nodes
+        parts = [f"{DIFF_SYMBOL[k]} {on.count(k)} {k}" for k in ("added", "changed", "removed")]
+        return f"diff vs {self.other_name}: " + "  ".join(parts)
+
+    def lines(self, graph: int, node: int) -> list[tuple[str, str]]:
+        """(label, text) lines of a node's changes for the details pane: per change, B's
+        side where it is, then each field as the change list gives it (B -> A)."""
+        from modelkit.diff.render import field_text
+
+        entry = self.on_nodes.by_node.get((graph, node))
+        if entry is None:
+            return []
+        sym = DIFF_SYMBOL[entry.kind]
+        out = [(f"{sym} diff", f"{entry.kind} against {self.other_name} "
+                               f"(old -> new: {self.other_name} -> this model)")]
+        for c in entry.changes:
+            if c.what == "node" and c.kind == "added":
+                out.append(("  in B", f"no such node in {self.other_name}"))
+                continue
+            if c.what == "node":
+                a = c.a
+                out.append(("  in B", f"node {a.graph}:{a.index} {a.op} {a.name}"))
+            else:
+                label = "added tensor" if c.kind == "added" else "tensor"
+                out.append((f"  {label}", (c.b or c.a).name))
+            for f in c.fields:
+                name, _, rest = field_text(f, c.details.get(f)).partition(" ")
+                out.append((f"    {name}", rest))
+        return out
+
+    def removed_text(self, c) -> str:
+        """`#9 SOFTMAX name` of a node only B has (`g1 #9 ...` when B has more graphs)."""
+        a = c.a
+        where = f"g{a.graph} " if len(self.diff.model_a.graphs) > 1 else ""
+        return f"{where}#{a.index} {a.op}  {a.name}"

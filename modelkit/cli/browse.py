@@ -24,6 +24,10 @@ def browse(
         None, "--overlay", help="Colour the graph by per-layer error from the JSON "
                                 "`modelkit debug --json` wrote."),
     graph: bool = typer.Option(False, "--graph", help="Open in the graph view (g toggles)."),
+    diff: Optional[Path] = typer.Option(
+        None, "--diff", metavar="OTHER",
+        help="Mark what MODEL adds (✚) or changes (✎) against OTHER (any format); d / D "
+             "jump through them, v lists them with the nodes only OTHER has (⊖)."),
 ) -> None:
     """Browse graphs, nodes, tensors and quantization in the terminal (q quits, ? lists keys)."""
     # NOTE: reading a big graph makes hundreds of thousands of long-lived objects; the
@@ -33,7 +37,7 @@ def browse(
     # screen is out; then everything alive is frozen out of its reach and it is back.
     gc.disable()
     try:
-        _browse(model, fmt, target, overlay, graph)
+        _browse(model, fmt, target, overlay, graph, diff)
     finally:
         gc.unfreeze()
         gc.enable()
@@ -45,11 +49,11 @@ def _first_screen_shown() -> None:
 
 
 def _browse(model: Path, fmt: str | None, target: str | None, overlay: Path | None,
-            graph: bool) -> None:
+            graph: bool, diff: Path | None = None) -> None:
     with reporting_errors():
         from modelkit.errors import UsageError
         from modelkit.formats.registry import load
-        from tui.overlays import DebugOverlay
+        from tui.overlays import DebugOverlay, DiffOverlay
 
         if target is not None:
             try:
@@ -69,12 +73,20 @@ def _browse(model: Path, fmt: str | None, target: str | None, overlay: Path | No
                 warn(f"{overlay}: {debug.match_text()}")
             else:
                 print(f"modelkit: note: {overlay}: {debug.match_text()}", file=sys.stderr)
+        changes = None
+        if diff is not None:
+            # NOTE: OTHER is read with the format sniffed from its own bytes (`--from`
+            # names MODEL's), and diffed before the app starts, so an unreadable OTHER
+            # is one error line naming it.
+            changes = DiffOverlay.compute(loaded, load(diff))
+            for note in changes.notes:
+                print(f"modelkit: note: {diff}: {note}", file=sys.stderr)
     # NOTE: Textual is imported here only, so `import modelkit` and other commands
     # never pay for it.
     from tui.app import ModelBrowser
 
     with reporting_errors():
-        browser = ModelBrowser(loaded, target=target, debug=debug, graph=graph,
+        browser = ModelBrowser(loaded, target=target, debug=debug, diff=changes, graph=graph,
                                show_traceback=_state["debug"],
                                on_first_screen=_first_screen_shown)
         browser.run()

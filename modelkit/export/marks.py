@@ -19,11 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelkit.diff.nodes import DIFF_SYMBOL
 from modelkit.errors import UsageError
 from modelkit.ir import Model
 
 SEVERITY_SYMBOL = {"error": "✖", "warning": "▲", "info": "ℹ"}
-DIFF_SYMBOL = {"added": "✚", "changed": "✎"}
 
 
 @dataclass
@@ -217,62 +217,24 @@ def diff_marks(model: Model, other: Model, graph: int | None = None) -> Marks:
     writes. Nodes only `other` has are listed in the notes.
     """
     from modelkit.diff import diff_models
+    from modelkit.diff.nodes import changes_on_nodes
 
     d = diff_models(other, model, graph=graph)
     marks = Marks(kinds=["diff"])
-    node_at: list[dict[int, int]] = [
-        {(n.index if n.index is not None else i): i for i, n in enumerate(g.nodes)}
-        for g in model.graphs]
-    value_at = [{(v.index if v.index is not None else i): v for i, v in enumerate(g.values)}
-                for g in model.graphs]
-    node_pos = [{id(n): i for i, n in enumerate(g.nodes)} for g in model.graphs]
-    on_node: dict[tuple[int, int], dict[str, Any]] = {}
-
-    def note(gi: int, ni: int, kind: str, text: str) -> None:
-        entry = on_node.setdefault((gi, ni), {"kind": kind, "lines": [], "fields": []})
-        if kind == "added":
-            entry["kind"] = "added"
-        entry["lines"].append(text)
-
-    removed = []
-    for c in d.changes:
-        if c.what == "node":
-            if c.kind == "removed":
-                removed.append(c.a.name if c.a else "?")
-                continue
-            ni = node_at[c.b.graph].get(c.b.index) if c.b is not None else None
-            if ni is None:
-                continue
-            if c.kind == "added":
-                note(c.b.graph, ni, "added", "only in this model")
-            else:
-                note(c.b.graph, ni, "changed", "changed: " + ", ".join(c.fields))
-                on_node[(c.b.graph, ni)]["fields"] += c.fields
-        elif c.what == "tensor" and c.b is not None:
-            v = value_at[c.b.graph].get(c.b.index)
-            if v is None:
-                continue
-            what = "added tensor" if c.kind == "added" else \
-                "tensor changed: " + ", ".join(c.fields)
-            if v.producer is not None and id(v.producer) in node_pos[c.b.graph]:
-                targets = [node_pos[c.b.graph][id(v.producer)]]
-            else:
-                targets = sorted({node_pos[c.b.graph][id(n)] for n, _ in v.consumers
-                                  if id(n) in node_pos[c.b.graph]})
-            for ni in targets:
-                note(c.b.graph, ni, "changed", f"{v.name}: {what}")
-                on_node[(c.b.graph, ni)]["fields"] += c.fields or ["tensor"]
+    on = changes_on_nodes(d)
+    removed = [c.a.name if c.a else "?" for c in on.removed]
+    on_node = on.by_node
     used = set()
     for (gi, ni), entry in on_node.items():
-        kind = entry["kind"]
+        kind = entry.kind
         used.add(kind)
-        fields = list(dict.fromkeys(f.split(".", 1)[0] for f in entry["fields"]))
+        fields = list(dict.fromkeys(f.split(".", 1)[0] for f in entry.fields))
         short = f"{DIFF_SYMBOL[kind]} added" if kind == "added" else \
             f"{DIFF_SYMBOL[kind]} " + (",".join(fields[:2]) or "changed")
         marks.add(gi, ni, Mark("diff", DIFF_SYMBOL[kind], kind, short,
-                               [(f"{DIFF_SYMBOL[kind]} diff", t) for t in entry["lines"]]))
+                               [(f"{DIFF_SYMBOL[kind]} diff", t) for t in entry.lines]))
     other_name = Path(other.path).name if other.path else "the other model"
-    added = sum(1 for e in on_node.values() if e["kind"] == "added")
+    added = on.count("added")
     changed = len(on_node) - added
     marks.notes.append(f"diff against {other_name}: {_plural(added, 'node')} added, "
                        f"{changed:,} changed, {len(removed):,} removed")

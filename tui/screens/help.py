@@ -31,6 +31,7 @@ def key_text(keys: str) -> str:
 def binding_rows() -> list[tuple[str, str, str]]:
     """(where, keys, what) for every binding of the browser's app, screens and widgets."""
     from tui.app import ModelBrowser
+    from tui.screens.changes import ChangesScreen
     from tui.screens.findings import FindingsScreen
     from tui.screens.main import MainScreen
     from tui.screens.search import SearchScreen
@@ -42,7 +43,8 @@ def binding_rows() -> list[tuple[str, str, str]]:
     rows = []
     for where, cls in (("anywhere", ModelBrowser), ("main", MainScreen),
                        ("filter box", GraphPane), ("graph view", GraphView),
-                       ("findings", FindingsScreen), ("search", SearchScreen),
+                       ("findings", FindingsScreen), ("changes (--diff)", ChangesScreen),
+                       ("search", SearchScreen),
                        ("tensors", TensorsScreen), ("summary", SummaryScreen)):
         for b in cls.BINDINGS:
             if isinstance(b, Binding):

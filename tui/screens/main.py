@@ -13,11 +13,15 @@ from textual.worker import get_current_worker
 
 from modelkit.errors import ModelkitError
 from tui.model_index import NODE, TENSOR, ModelIndex, Target
-from tui.overlays import ERROR_LEVELS, Overlays
+from tui.overlays import DIFF_SYMBOL, ERROR_LEVELS, Overlays
 from tui.widgets.details import DetailsView
 from tui.widgets.graph_pane import GraphPane
 from tui.widgets.graph_view import GraphLayouts, GraphView
 
+
+# Styles of the diff's marks (each has its symbol too).
+DIFF_STYLE = {"added": "bold $text-success", "changed": "bold $text-warning",
+              "removed": "bold $text-error"}
 
 # Seconds between opening the graph view and starting the whole-graph layouts.
 LAYOUT_DELAY = 0.5
@@ -44,6 +48,9 @@ class MainScreen(Screen):
         Binding("e", "findings", "Findings"),
         Binding("n", "next_finding(1)", "Next finding", show=False),
         Binding("N", "next_finding(-1)", "Previous finding", show=False),
+        Binding("d", "next_change(1)", "Next change (--diff)", show=False),
+        Binding("D", "next_change(-1)", "Previous change (--diff)", show=False),
+        Binding("v", "changes", "Changes (--diff)", show=False),
         Binding("t", "tensors", "Tensors"),
         Binding("s", "summary", "Summary"),
         Binding("b,backspace", "back", "Back"),
@@ -65,12 +72,14 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="main"):
-            yield GraphPane(self.index, id="graph-pane")
+            yield GraphPane(self.index, id="graph-pane",
+                            mark=self._diff_mark if self.overlays.diff is not None else None)
             with Vertical(id="graph-box"):
                 yield Static(id="graph-status")
                 yield GraphView(self.index, self.layouts, self.overlays, id="graph-view")
                 yield Static(id="graph-legend")
             yield DetailsView(self.index, id="details")
+        yield Static(id="diff-legend")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -81,6 +90,7 @@ class MainScreen(Screen):
             self.show(target, record=False)
         self._show_header()
         self._show_legend()
+        self._show_diff_legend()
         debug = self.overlays.debug
         if debug is not None and debug.warning:
             self.notify(debug.match_text(), severity="warning", timeout=10)
@@ -167,6 +177,29 @@ class MainScreen(Screen):
         check = self.overlays.header_text()
         self.app.sub_title = f"{name} · {check}" if check and name else (check or name)
 
+    def _diff_mark(self, target: Target) -> tuple[str, str]:
+        """(symbol, style) of a node's row in the list: its diff mark."""
+        diff = self.overlays.diff
+        text, kind = diff.node_mark(target.graph, target.index) if diff is not None else ("", "")
+        return (text[:1], DIFF_STYLE.get(kind, "")) if text else ("", "")
+
+    def _show_diff_legend(self) -> None:
+        legend = self.query_one("#diff-legend", Static)
+        diff = self.overlays.diff
+        if diff is None:
+            legend.display = False
+            return
+        parts: list = [(f"diff vs {diff.other_name}: ", "bold")]
+        for kind in ("added", "changed", "removed"):
+            n = diff.on_nodes.count(kind)
+            word = "removed (only there, v lists)" if kind == "removed" else kind
+            parts.append((f"{DIFF_SYMBOL[kind]} {n} {word}", DIFF_STYLE[kind]))
+            parts.append("  ")
+        parts.append(("d/D next/previous change", "$text-muted"))
+        legend.update(Content.assemble(*parts))
+        for note in diff.notes:
+            self.notify(note, severity="warning", timeout=10)
+
     def _show_legend(self) -> None:
         legend = self.query_one("#graph-legend", Static)
         if self.overlays.debug is None:
@@ -234,6 +267,8 @@ class MainScreen(Screen):
                 layer = ov.debug.of_node(target.graph, target.index)
                 if layer is not None:
                     extra += ov.debug.lines(layer)
+            if ov.diff is not None:
+                extra += ov.diff.lines(target.graph, target.index)
             page.header = page.header + extra
         elif target.kind == TENSOR and ov.debug is not None:
             layer = ov.debug.of_tensor(target.graph, self.index.value(target))
@@ -406,6 +441,39 @@ class MainScreen(Screen):
         else:
             nxt = next((t for t in reversed(targets) if (t.graph, t.index) < key), targets[-1])
         self.jump(nxt)
+
+    def action_next_change(self, step: int) -> None:
+        """Jump to the next (or previous) node the diff marks (`--diff`)."""
+        diff = self.overlays.diff
+        if diff is None:
+            self.notify("no diff: start with `modelkit browse MODEL --diff OTHER`",
+                        severity="warning")
+            return
+        targets = [Target(NODE, g, n) for g, n in diff.targets()
+                   if self.index.exists(Target(NODE, g, n))]
+        if not targets:
+            self.notify(f"no node of this model differs from {diff.other_name}"
+                        + (f" ({diff.on_nodes.count('removed')} only there: v lists them)"
+                           if diff.on_nodes.count("removed") else ""), severity="warning")
+            return
+        cur = self.current
+        key = (cur.graph, cur.index) if cur is not None and cur.kind == NODE else (-1, -1)
+        if step > 0:
+            nxt = next((t for t in targets if (t.graph, t.index) > key), targets[0])
+        else:
+            nxt = next((t for t in reversed(targets) if (t.graph, t.index) < key), targets[-1])
+        self.jump(nxt)
+
+    def action_changes(self) -> None:
+        """Open the list of changes of the diff: marked nodes, then those only the other
+        model has."""
+        from tui.screens.changes import ChangesScreen
+
+        if self.overlays.diff is None:
+            self.notify("no diff: start with `modelkit browse MODEL --diff OTHER`",
+                        severity="warning")
+            return
+        self.app.push_screen(ChangesScreen(self.index, self.overlays.diff), self._arrive)
 
     def _no_findings(self) -> str:
         state = self.overlays.state

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left
+from collections.abc import Callable
 
 from textual import on
 from textual.app import ComposeResult
@@ -27,6 +28,8 @@ class GraphPane(Vertical):
 
     Args:
         index: the precomputed rows of the model.
+        mark: (symbol, style) to put before a node's row (`✎`, the diff's), or ("", "");
+            None: no column for marks.
     """
 
     BINDINGS = [Binding("escape", "leave_filter", "List", show=False)]
@@ -45,9 +48,11 @@ class GraphPane(Vertical):
             super().__init__()
             self.target = target
 
-    def __init__(self, index: ModelIndex, *, id: str | None = None) -> None:
+    def __init__(self, index: ModelIndex, *, id: str | None = None,
+                 mark: Callable[[Target], tuple[str, str]] | None = None) -> None:
         super().__init__(id=id)
         self.index = index
+        self.mark = mark
         self._contents: dict[int, Content] = {}
         self._shown: list[int] = []
 
@@ -73,6 +78,10 @@ class GraphPane(Vertical):
                 content = Content.assemble((row.text, "$text-secondary"))
             else:
                 content = Content(row.text)
+            if self.mark is not None:
+                symbol, style = ("", "") if row.target is None or row.target.kind != "node" \
+                    else self.mark(row.target)
+                content = Content.assemble((f"{symbol or ' '} ", style), content)
             self._contents[i] = content
         return content
 

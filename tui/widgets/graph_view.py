@@ -35,7 +35,8 @@ YIELD_EVERY = 0.004
 YIELD_FOR = 0.004
 
 ROLES = ("edge", "edge-lit", "label", "label-lit", "box", "io", "sel", "title", "name",
-         "muted", "error", "warning", "info", "lvl0", "lvl1", "lvl2", "lvl3")
+         "muted", "error", "warning", "info", "lvl0", "lvl1", "lvl2", "lvl3", "added",
+         "changed")
 
 
 class GraphLayouts:
@@ -119,6 +120,8 @@ class GraphView(ScrollView, can_focus=True):
     GraphView > .graph--lvl1 { color: $text-primary; }
     GraphView > .graph--lvl2 { color: $text-warning; text-style: bold; }
     GraphView > .graph--lvl3 { color: $text-error; text-style: bold; }
+    GraphView > .graph--added { color: $text-success; text-style: bold reverse; }
+    GraphView > .graph--changed { color: $text-warning; text-style: bold reverse; }
     """
 
     BINDINGS = [
@@ -232,7 +235,7 @@ class GraphView(ScrollView, can_focus=True):
             return
         st = self.drawing.structure
         ov = self.overlays
-        if not ov.findings and ov.debug is None:
+        if not ov.findings and ov.debug is None and ov.diff is None:
             return
         for vid in self.drawing.boxes:
             kind, ni, _ = st.kinds[vid]
@@ -240,9 +243,11 @@ class GraphView(ScrollView, can_focus=True):
                 continue
             top, sev = ov.node_mark(self.graph, ni)
             bottom, lvl = ov.error_mark(self.graph, ni)
-            if top or bottom:
+            tag, change = ov.diff.node_mark(self.graph, ni) if ov.diff is not None else ("", "")
+            if top or bottom or tag:
                 self._decorations[vid] = Decoration(top, sev, bottom,
-                                                    f"lvl{lvl}" if lvl is not None else "")
+                                                    f"lvl{lvl}" if lvl is not None else "",
+                                                    tag, change)
 
     def overlays_changed(self) -> None:
         """Findings or per-layer error arrived: redraw the marks."""
