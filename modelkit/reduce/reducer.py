@@ -18,18 +18,23 @@ from __future__ import annotations
 import re
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from modelkit.errors import ModelkitError, UsageError
 from modelkit.fileio import atomic_output, check_output
-from modelkit.ir import Model, Node, Value
+from modelkit.ir import Graph, Model, Node, Value
 from modelkit.reduce.conditions import (Candidate, CheckError, Command, Condition, Mismatch,
                                         Narrowed, Refused, node_of)
 from modelkit.reduce.extract import check_destination, check_format, cut_model
 from modelkit.reduce.search import Search, Verdict
+
+if TYPE_CHECKING:
+    from modelkit.reduce.worker import RunResult
 
 SCHEMA_VERSION = 1
 UNTIL = ("refused", "check-error", "mismatch")
@@ -401,14 +406,11 @@ def _mismatch(model: Model, feeds: list[list[np.ndarray]], opts: ReduceOptions, 
     if not result.ok:
         raise UsageError(f"the reference does not run in the interpreter: {result.message}",
                          str(ref_path))
-    by_index = {v.index: v for v in ref.graphs[0].values if v.index is not None}
-    reference: dict[str, list[np.ndarray]] = {}
-    for index, arrays in result.tensors.items():
-        v = by_index.get(index)
-        if v is not None and not v.is_const:
-            from modelkit.reduce.conditions import _real
+    from modelkit.reduce.conditions import _real
 
-            reference[v.name] = [_real(v, a) for a in arrays]
+    reference: dict[str, list[np.ndarray]] = {}
+    for v, arrays in _dumped(ref.graphs[0], result):
+        reference[v.name] = [_real(v, a) for a in arrays]
     from modelkit.diff.match import match_graphs
 
     # NOTE: the matching `modelkit diff` does: names, TFLite fused names, structure.
@@ -421,6 +423,16 @@ def _mismatch(model: Model, feeds: list[list[np.ndarray]], opts: ReduceOptions, 
     progress.stage(f"reference {ref_path}: {len(matches)} of the model's tensors have a "
                    "counterpart")
     return Mismatch(worker, reference, matches, str(ref_path), opts.atol, opts.rtol)
+
+
+def _dumped(graph: Graph, result: RunResult) -> Iterator[tuple[Value, list[np.ndarray]]]:
+    """(value of `graph`, its arrays) of every non-constant tensor a run with `dump`
+    kept, in the run's order."""
+    by_index = {v.index: v for v in graph.values if v.index is not None}
+    for index, arrays in result.tensors.items():
+        v = by_index.get(index)
+        if v is not None and not v.is_const:
+            yield v, arrays
 
 
 def _real_input(v: Value, a: np.ndarray) -> np.ndarray:
@@ -498,10 +510,8 @@ class _Runner:
             self.values_from += (f"; the whole model does not run: cut inputs{where} get "
                                  f"values generated from their own type and range (seed "
                                  f"{self.opts.seed})")
-        by_index = {v.index: v for v in graph.values if v.index is not None}
-        for index, arrays in result.tensors.items():
-            v = by_index.get(index)
-            if v is not None and not v.is_const and id(v) in usable:
+        for v, arrays in _dumped(graph, result):
+            if id(v) in usable:
                 self.golden.setdefault(id(v), arrays)
 
     def _values(self, v: Value) -> list[np.ndarray]:
