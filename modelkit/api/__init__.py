@@ -170,13 +170,11 @@ def fix(model: str | Path | Model, dst: str | Path | None = None, *,
         ModelReadError: the model cannot be read.
     """
     from modelkit.api._check import fix_model
-    from modelkit.api._sources import display_name, is_model, load_model
-    from modelkit.fileio import check_output
+    from modelkit.api._sources import check_dst, display_name, load_model
     from modelkit.formats.registry import save
 
     if dst is not None:
-        origin = (model.path if is_model(model) else model) or None  # type: ignore[union-attr]
-        check_output(dst, force=force, sources=(origin,) if origin else ())
+        check_dst(dst, model, force)
     loaded = load_model(model, format)
     if isinstance(rules, str):
         rules = [rules]
@@ -788,15 +786,13 @@ def extract(model: str | Path | Model, dst: str | Path | None = None, *,
         ModelReadError: the model cannot be read.
     """
     from modelkit.api._results import ExtractResult
-    from modelkit.api._sources import display_name, is_model, load_model, quiet
-    from modelkit.fileio import check_output
+    from modelkit.api._sources import check_dst, display_name, load_model, quiet
     from modelkit.formats.registry import save
     from modelkit.reduce.extract import check_destination
     from modelkit.reduce.extract import extract as cut_out
 
     if dst is not None:
-        origin = (model.path if is_model(model) else model) or None  # type: ignore[union-attr]
-        check_output(dst, force=force, sources=(origin,) if origin else ())
+        check_dst(dst, model, force)
     loaded = load_model(model, format)
     if dst is not None:
         check_destination(dst, loaded.format)

@@ -56,6 +56,19 @@ def is_path(obj: Any) -> bool:
     return isinstance(obj, (str, os.PathLike))
 
 
+def check_dst(dst: str | os.PathLike, model: ModelLike, force: bool) -> None:
+    """Refuse `dst` before anything runs: an existing file without `force`, or the file
+    `model` is (or a Model was read from).
+
+    Raises:
+        UsageError, OutputExistsError: as fileio.check_output.
+    """
+    from modelkit.fileio import check_output
+
+    origin = (model.path if is_model(model) else model) or None  # type: ignore[union-attr]
+    check_output(dst, force=force, sources=(origin,) if origin else ())
+
+
 def load_model(model: ModelLike, fmt: str | None = None, what: str = "model") -> Model:
     """The Model itself, or the model read from a path.
 

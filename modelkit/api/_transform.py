@@ -110,7 +110,7 @@ def run(source: Model | Path, dst: Path | None, spec: str, *, inputs: list[str] 
         ModelReadError: the source cannot be read.
         TransformError: a pass failed (nothing is written).
     """
-    from modelkit.fileio import check_output
+    from modelkit.api._sources import check_dst
     from modelkit.formats.registry import detect_format
     from modelkit.transform import PassContext, get_pass, parse_spec, run_passes
 
@@ -136,8 +136,7 @@ def run(source: Model | Path, dst: Path | None, spec: str, *, inputs: list[str] 
         if "tf" in domains and suffix not in _TF_OUTPUTS:
             raise UsageError("the output of a TF graph transform must end in .pb or .pbtxt",
                              str(dst))
-        origin = source.path if in_memory else source
-        check_output(dst, force=force, sources=(origin,) if origin else ())
+        check_dst(dst, source, force)
 
     if in_memory:
         model, frozen_ins, frozen_outs = source, None, None
