@@ -64,35 +64,89 @@ class TFTensorData(TensorData):
         fields: typed value fields (e.g. {"float_val": [...]}) when there is no content.
     """
 
-    __slots__ = ("rest", "_content", "_source", "fields", "_array")
+    __slots__ = ("_rest", "_content", "_source", "_fields", "_array", "_pending")
 
-    def __init__(self, dtype: DType, shape: tuple[int, ...], rest: bytes,
-                 content: bytes | None, fields: dict[str, list], source=None) -> None:
+    def __init__(self, dtype: DType, shape: tuple[int, ...], rest: bytes | None,
+                 content: bytes | None, fields: dict[str, list] | None, source=None) -> None:
         super().__init__(dtype, shape)
-        self.rest = rest
+        self._rest = rest
         self._content = content
         # NOTE: a big tensor_content stays in the parsed TensorProto `source` until
         # asked for: copying every weight out of the message at load would hold the
-        # model twice in memory.
+        # model twice in memory. With `rest` None the whole TensorProto is `source`,
+        # split into rest, content and fields on first use (see `_split`).
         self._source = source
-        self.fields = fields
+        self._fields = fields
         self._array: np.ndarray | None = None
+        self._pending = rest is None
+
+    @classmethod
+    def pending(cls, dtype: DType, shape: tuple[int, ...], tp) -> TFTensorData:
+        """Data of TensorProto `tp`, split into its stored fields only when first asked for.
+
+        `shape` must be a tuple of ints (the constructor's conversion is skipped).
+        """
+        data = cls.__new__(cls)
+        data.dtype = dtype
+        data.shape = shape
+        data._rest = data._content = data._fields = data._array = None
+        data._source = tp
+        data._pending = True
+        return data
+
+    def _split(self) -> None:
+        tp = self._source
+        self._rest, self._content, self._fields = _split_tensor_proto(tp)
+        self._source = None
+        self._pending = False
+
+    @property
+    def rest(self) -> bytes:
+        if self._pending:
+            self._split()
+        return self._rest
+
+    @rest.setter
+    def rest(self, value: bytes) -> None:
+        if self._pending:
+            self._split()
+        self._rest = value
+
+    @property
+    def fields(self) -> dict[str, list]:
+        if self._pending:
+            self._split()
+        return self._fields
+
+    @fields.setter
+    def fields(self, value: dict[str, list]) -> None:
+        if self._pending:
+            self._split()
+        self._fields = value
 
     @property
     def content(self) -> bytes | None:
         """The `tensor_content` bytes, or None when the values are in typed fields."""
+        if self._pending:
+            self._split()
         if self._source is not None:
             return self._source.tensor_content or None
         return self._content
 
     @content.setter
     def content(self, value: bytes | None) -> None:
+        if self._pending:
+            self._split()
         self._content = value
         self._source = None
 
     @property
     def nbytes(self) -> int:
-        if self._source is None and self._content is not None:
+        if self._pending:
+            raw = self._source.tensor_content
+            if raw:
+                return len(raw)
+        elif self._source is None and self._content is not None:
             return len(self._content)
         n = self.dtype.nbytes(self.size)
         return 0 if n is None else n
@@ -303,10 +357,19 @@ def extra_messages() -> Any:
 
 def dtype_from_code(code: int) -> DType | EnumValue:
     """A DType for a TF DataType number; unknown numbers as EnumValue("DT_<n>")."""
+    dt = _DTYPES.get(code)
+    if dt is not None:
+        return dt
     try:
-        return DType.from_tf(code)
+        dt = DType.from_tf(code)
     except ValueError:
         return EnumValue(f"DT_{code}", code)
+    _DTYPES[code] = dt
+    return dt
+
+
+# DType of each TF DataType number seen so far.
+_DTYPES: dict[int, DType] = {}
 
 
 def dtype_code(value: DType | EnumValue | int) -> int:
@@ -345,12 +408,22 @@ _LAZY_CONTENT_BYTES = 4096
 
 
 def tensor_from_proto(tp) -> TFTensorData:
-    """A TensorProto as lazy TFTensorData (values decoded on first `numpy()`)."""
-    dtype = dtype_from_code(tp.dtype)
-    if not isinstance(dtype, DType):
-        dtype = DType.VARIANT
-    shape = shape_from_proto(tp.tensor_shape) or ()
-    shape = tuple(0 if d is None else d for d in shape)
+    """A TensorProto as lazy TFTensorData (values decoded on first `numpy()`).
+
+    Only dtype and shape are read here: a small tensor is split into its stored
+    fields on first use, a big tensor_content is read from `tp` on use.
+    """
+    code = tp.dtype
+    dtype = _DTYPES.get(code)
+    if dtype is None:
+        dtype = dtype_from_code(code)
+        if not isinstance(dtype, DType):
+            dtype = DType.VARIANT
+    ts = tp.tensor_shape
+    if ts.unknown_rank:
+        shape: tuple[int, ...] = ()
+    else:
+        shape = tuple([s if s > 0 else 0 for s in [d.size for d in ts.dim]])
     stated = dtype.nbytes(prod(shape)) or 0
     if stated > _LAZY_CONTENT_BYTES and not any(
             len(getattr(tp, name)) for name in _VALUE_FIELDS):
@@ -359,6 +432,12 @@ def tensor_from_proto(tp) -> TFTensorData:
         rest_proto = pb().tensor.TensorProto(dtype=tp.dtype, version_number=tp.version_number)
         rest_proto.tensor_shape.CopyFrom(tp.tensor_shape)
         return TFTensorData(dtype, shape, rest_proto.SerializeToString(), None, {}, source=tp)
+    return TFTensorData.pending(dtype, shape, tp)
+
+
+def _split_tensor_proto(tp) -> tuple[bytes, bytes | None, dict[str, list]]:
+    """(rest, content, fields) of a TensorProto: its bytes without the value fields, its
+    tensor_content (None when empty) and its non-empty typed value fields."""
     fields: dict[str, list] = {}
     content = None
     if tp.tensor_content:
@@ -379,7 +458,7 @@ def tensor_from_proto(tp) -> TFTensorData:
     rest_proto.ClearField("tensor_content")
     for name in _VALUE_FIELDS:
         rest_proto.ClearField(name)
-    return TFTensorData(dtype, shape, rest_proto.SerializeToString(), content, fields)
+    return rest_proto.SerializeToString(), content, fields
 
 
 def tensor_to_proto(data: TensorData, tp) -> None:
@@ -417,6 +496,10 @@ def attr_from_proto(av) -> tuple[Any, str]:
     kind = av.WhichOneof("value")
     if kind is None:
         return None, "none"
+    if kind == "type":
+        code = av.type
+        dt = _DTYPES.get(code)
+        return (dt if dt is not None else dtype_from_code(code)), kind
     if kind == "list":
         lst = av.list
         for sub in ("s", "i", "f", "b", "type", "shape", "tensor", "func"):
@@ -424,6 +507,8 @@ def attr_from_proto(av) -> tuple[Any, str]:
             if len(items):
                 return [_scalar_attr(sub, x) for x in items], f"list.{sub}"
         return [], "list"
+    if kind == "tensor":
+        return tensor_from_proto(av.tensor), kind
     return _scalar_attr(kind, getattr(av, kind)), kind
 
 
@@ -561,15 +646,15 @@ def _split_input(s: str) -> tuple[str, int]:
     return s, 0
 
 
-def _output_count(nd, attrs: dict, ports_seen: int) -> int:
-    if nd.op in _COUNT_ATTR and isinstance(attrs.get(_COUNT_ATTR[nd.op]), int):
-        return max(attrs[_COUNT_ATTR[nd.op]], ports_seen)
-    list_attr = _LIST_ATTR.get(nd.op)
+def _output_count(op: str, attrs: dict, ports_seen: int) -> int:
+    if op in _COUNT_ATTR and isinstance(attrs.get(_COUNT_ATTR[op]), int):
+        return max(attrs[_COUNT_ATTR[op]], ports_seen)
+    list_attr = _LIST_ATTR.get(op)
     if list_attr and isinstance(attrs.get(list_attr), list):
         return max(len(attrs[list_attr]), ports_seen)
     shapes = attrs.get("_output_shapes")
     n = len(shapes) if isinstance(shapes, list) else 0
-    base = 0 if nd.op in _NO_OUTPUT_OPS else 1
+    base = 0 if op in _NO_OUTPUT_OPS else 1
     return max(n, ports_seen, base)
 
 
@@ -619,19 +704,57 @@ def _copy_without(msg, skip: tuple[str, ...]):
     return rest
 
 
+# The NodeDef fields a Node models; the others are kept as `tf_nodedef_rest`.
+_NODEDEF_MODELLED = ("name", "op", "input", "device", "attr")
+
+
+@functools.cache
+def _other_fields(descriptor, skip: tuple[str, ...]) -> tuple[tuple[str, bool], ...]:
+    """(name, is a singular message) of each field of a message type not named in `skip`."""
+    return tuple((f.name, f.message_type is not None and not f.is_repeated)
+                 for f in descriptor.fields if f.name not in skip)
+
+
+def _has_other_fields(msg, others: tuple[tuple[str, bool], ...]) -> bool:
+    """True when `msg` has one of the fields `others` (see `_other_fields`) set, or an
+    unknown field."""
+    for name, singular_message in others:
+        if singular_message:
+            if msg.HasField(name):
+                return True
+        elif getattr(msg, name):
+            return True
+    return bool(len(_unknown_fields(msg)))
+
+
+@functools.cache
+def _unknown_field_set():
+    from google.protobuf import unknown_fields
+    return unknown_fields.UnknownFieldSet
+
+
+def _unknown_fields(msg):
+    """The unknown fields of a parsed message (fields its type does not declare)."""
+    return _unknown_field_set()(msg)
+
+
 def _node_from_proto(nd, index: int) -> Node:
     attrs: dict[str, Any] = {}
     kinds: dict[str, str] = {}
-    for key in sorted(nd.attr):
-        attrs[key], kinds[key] = attr_from_proto(nd.attr[key])
+    amap = nd.attr
+    for key in sorted(amap):
+        attrs[key], kinds[key] = attr_from_proto(amap[key])
+    inputs = list(nd.input)
     node = Node(nd.name, nd.op, "tf", attrs=attrs, index=index, device=nd.device,
-                control_inputs=[s[1:] for s in nd.input if s.startswith("^")])
-    node.meta["tf_attr_kinds"] = kinds
-    node.meta["tf_inputs"] = list(nd.input)
-    raw = _copy_without(nd, ("name", "op", "input", "device", "attr")).SerializeToString()
-    if raw:
-        node.meta["tf_nodedef_rest"] = raw
-    for k, v in attrs.items():
+                control_inputs=[s[1:] for s in inputs if s.startswith("^")])
+    meta = node.meta
+    meta["tf_attr_kinds"] = kinds
+    meta["tf_inputs"] = inputs
+    if _has_other_fields(nd, _other_fields(nd.DESCRIPTOR, _NODEDEF_MODELLED)):
+        raw = _copy_without(nd, _NODEDEF_MODELLED).SerializeToString()
+        if raw:
+            meta["tf_nodedef_rest"] = raw
+    for v in attrs.values():
         if isinstance(v, FuncRef):
             node.subgraphs.append(v.name)
         elif isinstance(v, list) and v and isinstance(v[0], FuncRef):
@@ -652,68 +775,84 @@ def graph_from_nodedefs(name: str, node_defs, *, function: bool = False,
     """
     graph = Graph(name)
     nodes = [_node_from_proto(nd, i) for i, nd in enumerate(node_defs)]
-    by_name = {n.name: n for n in nodes}
     values: dict[str, Value] = {}
     for v in arg_values or []:
         values[v.name] = v
         graph.values.append(v)
         graph.inputs.append(v)
 
+    # The Value name each node's data inputs refer to, in order.
+    keys: list[list[str]] = []
     if function:
+        by_name = {n.name: n for n in nodes}
         # Output Values are the strings consumers reference, `node:out_arg:idx`.
         refs: dict[str, list[str]] = {}
-        for nd in node_defs:
-            for s in nd.input:
-                if s.startswith("^") or s in values:
+        for node in nodes:
+            data_inputs = [s for s in node.meta["tf_inputs"] if not s.startswith("^")]
+            keys.append(data_inputs)
+            for s in data_inputs:
+                if s in values:
                     continue
                 head = s.split(":", 1)[0]
                 if head in by_name:
-                    refs.setdefault(head, [])
-                    if s not in refs[head]:
-                        refs[head].append(s)
+                    seen = refs.setdefault(head, [])
+                    if s not in seen:
+                        seen.append(s)
         for node in nodes:
             for s in sorted(refs.get(node.name, [])):
                 v = Value(s, None, None)
-                node.add_output(v)
+                v.producer = node
+                node.outputs.append(v)
                 values[s] = v
         _fill_output_types(nodes, values, by_port=False)
     else:
         ports: dict[str, int] = {}
-        for nd in node_defs:
-            for s in nd.input:
-                if not s.startswith("^"):
-                    src, port = _split_input(s)
-                    ports[src] = max(ports.get(src, 0), port + 1)
-        for nd, node in zip(node_defs, nodes):
-            count = _output_count(nd, node.attrs, ports.get(nd.name, 0))
-            shapes = node.attrs.get("_output_shapes")
+        for node in nodes:
+            node_keys = []
+            for s in node.meta["tf_inputs"]:
+                if s.startswith("^"):
+                    continue
+                src, port = _split_input(s)
+                node_keys.append(f"{src}:{port}")
+                if ports.get(src, 0) <= port:
+                    ports[src] = port + 1
+            keys.append(node_keys)
+        for node in nodes:
+            attrs = node.attrs
+            node_name = node.name
+            op = node.op
+            count = _output_count(op, attrs, ports.get(node_name, 0))
+            shapes = attrs.get("_output_shapes")
+            if not isinstance(shapes, list):
+                shapes = ()
+            outputs = node.outputs
             for port in range(count):
-                shape = None
-                if isinstance(shapes, list) and port < len(shapes):
-                    shape = shapes[port]
-                v = Value(f"{nd.name}:{port}", _output_dtype(nd.op, node.attrs, port), shape)
-                node.add_output(v)
+                shape = shapes[port] if port < len(shapes) else None
+                # NOTE: an `_output_shapes` of another list kind (ints, strings) says
+                # nothing about the shapes.
+                v = Value(f"{node_name}:{port}", _output_dtype(op, attrs, port),
+                          shape if isinstance(shape, tuple) else None)
+                v.producer = node
+                outputs.append(v)
                 values[v.name] = v
         _fill_output_types(nodes, values, by_port=True)
 
-    for nd, node in zip(node_defs, nodes):
-        for s in nd.input:
-            if s.startswith("^"):
-                continue
-            key = s if function else "%s:%d" % _split_input(s)
+    graph_values = graph.values
+    for node, node_keys in zip(nodes, keys):
+        for key in node_keys:
             v = values.get(key)
             if v is None:
                 # NOTE: an input naming a missing node (or port) is kept as a dangling
                 # Value so the graph still loads and writes back unchanged.
                 v = Value(key, None, None, meta={"dangling": True})
                 values[key] = v
-                graph.values.append(v)
+                graph_values.append(v)
             node.append_input(v)
-        graph.nodes.append(node)
-        graph.values.extend(node.outputs)
-        if nd.op in ("Placeholder", "PlaceholderWithDefault") and not function:
-            graph.inputs.extend(node.outputs[:1])
+        graph_values.extend(node.outputs)
+    graph.nodes.extend(nodes)
     if not function:
+        graph.inputs.extend(n.outputs[0] for n in nodes
+                            if n.op in ("Placeholder", "PlaceholderWithDefault") and n.outputs)
         graph.outputs = [n.outputs[0] for n in _sink_nodes(graph) if n.outputs]
     return graph
 

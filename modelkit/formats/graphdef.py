@@ -85,9 +85,19 @@ def _read(path: Path):
     data = _tfproto.read_file(path)
     if not data:
         raise ModelReadError("the file is empty", str(path))
-    text = _is_text_path(path) or data[:64].lstrip()[:8].startswith((b"node", b"library",
-                                                                b"versions", b"#"))
-    return _tfproto.parse_graphdef(data, str(path), text=text)
+    if _is_text_path(path):
+        return _tfproto.parse_graphdef(data, str(path), text=True)
+    if not data[:64].lstrip()[:8].startswith((b"node", b"library", b"versions", b"#")):
+        return _tfproto.parse_graphdef(data, str(path), text=False)
+    try:
+        return _tfproto.parse_graphdef(data, str(path), text=True)
+    except ModelReadError as text_error:
+        # NOTE: a binary GraphDef can start like text: its first node's length byte may
+        # be "#" (35) or whitespace. It is one when it parses as binary.
+        try:
+            return _tfproto.parse_graphdef(data, str(path), text=False)
+        except ModelReadError:
+            raise text_error from None
 
 
 def load(path: str | os.PathLike, **options) -> Model:
