@@ -45,6 +45,7 @@ _LIST_ATTR = {"RestoreV2": "dtypes", "IdentityN": "T", "StatefulPartitionedCall"
               "While": "T", "StatelessWhile": "T"}
 # Attrs naming the dtype of output 0, most specific first.
 _OUT_DTYPE_ATTRS = ("dtype", "DstT", "out_type", "output_type", "Tout", "out_idx")
+_OUT_DTYPE_RANK = {a: i for i, a in enumerate(_OUT_DTYPE_ATTRS)}
 _BOOL_OPS = frozenset({"Equal", "NotEqual", "Less", "LessEqual", "Greater", "GreaterEqual",
                        "LogicalAnd", "LogicalOr", "LogicalNot", "IsFinite", "IsNan", "IsInf",
                        "VarIsInitializedOp", "IsVariableInitialized", "ApproximateEqual"})
@@ -660,10 +661,14 @@ def _output_count(op: str, attrs: dict, ports_seen: int) -> int:
 
 def _output_dtype(op: str, attrs: dict, port: int):
     if port == 0:
-        for a in _OUT_DTYPE_ATTRS:
-            v = attrs.get(a)
-            if isinstance(v, DType):
-                return v
+        # The DType of the first of _OUT_DTYPE_ATTRS the node has (nodes have few attrs).
+        found, rank = None, len(_OUT_DTYPE_ATTRS)
+        for a, v in attrs.items():
+            r = _OUT_DTYPE_RANK.get(a)
+            if r is not None and r < rank and isinstance(v, DType):
+                found, rank = v, r
+        if found is not None:
+            return found
         if op in _BOOL_OPS:
             return DType.BOOL
         if op not in _T_NOT_OUTPUT and isinstance(attrs.get("T"), DType):
