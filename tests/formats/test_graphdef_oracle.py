@@ -215,13 +215,13 @@ def _assert_matches_tf(model, data: bytes) -> None:
                 continue
             expected = _tf_attr(av)
             assert _ir_attr(value) == expected, key
-        if nd.op == "Const" and nd.attr["value"].WhichOneof("value") == "tensor":
+        if nd.op == "Const" and "value" in nd.attr \
+                and nd.attr["value"].WhichOneof("value") == "tensor":
             out = node.outputs[0]
             assert out.data is node.attrs["value"]
             _assert_same_tensor(out.data, nd.attr["value"].tensor)
-        for v in node.inputs:
-            assert (node, list(node.inputs).index(v)) in v.consumers or any(
-                n is node for n, _ in v.consumers)
+        for i, v in enumerate(node.inputs):
+            assert any(n is node and j == i for n, j in v.consumers)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
