@@ -647,6 +647,11 @@ def _split_input(s: str) -> tuple[str, int]:
     return s, 0
 
 
+# More outputs than any real node has (Split, Unpack, ShapeN, IdentityN, a port named by
+# an input): past this, the count comes from a corrupt file.
+_MAX_OUTPUTS = 1 << 16
+
+
 def _output_count(op: str, attrs: dict, ports_seen: int) -> int:
     if op in _COUNT_ATTR and isinstance(attrs.get(_COUNT_ATTR[op]), int):
         return max(attrs[_COUNT_ATTR[op]], ports_seen)
@@ -827,6 +832,13 @@ def graph_from_nodedefs(name: str, node_defs, *, function: bool = False,
             node_name = node.name
             op = node.op
             count = _output_count(op, attrs, ports.get(node_name, 0))
+            if count > _MAX_OUTPUTS:
+                from modelkit.errors import ModelReadError
+
+                # NOTE: a corrupt count attr or input port (x:4000000000) would otherwise
+                # make that many Values: a hang and a memory blow-up, not a model.
+                raise ModelReadError(f"node {node_name!r} ({op}) would have {count} outputs "
+                                     f"(more than {_MAX_OUTPUTS}): the graph is corrupt")
             shapes = attrs.get("_output_shapes")
             if not isinstance(shapes, list):
                 shapes = ()

@@ -103,7 +103,12 @@ def load(path: str | os.PathLike, format: str | None = None, **options) -> Model
         ModelReadError: the model could not be read.
     """
     name = detect_format(path, format)
-    return adapter(name).load(Path(path), **options)
+    try:
+        return adapter(name).load(Path(path), **options)
+    except ModelReadError as e:
+        if e.path is None:  # NOTE: raised deep in a reader that does not know the file.
+            e.path = str(path)
+        raise
 
 
 def save(model: Model, path: str | os.PathLike, format: str | None = None, **options) -> None:

@@ -89,3 +89,31 @@ def test_hdf5_file_that_loops_the_library_is_stopped():
     with pytest.raises(ModelReadError, match="CPU time, far more than a 116 KB file needs"):
         modelkit.load(bad)
     assert time.monotonic() - start < budget + 5
+
+
+@pytest.mark.parametrize("corrupt", ["count_attr", "input_port"])
+def test_an_impossible_output_count_is_a_read_error(tmp_path, corrupt):
+    """A Split whose num_split is 2^62, or an input naming port 4,000,000,000, would make
+    that many outputs (a hang and a memory blow-up): one read error naming the file."""
+    from tensorboard.compat.proto import graph_pb2
+
+    import modelkit
+    from modelkit.errors import ModelReadError
+
+    g = graph_pb2.GraphDef()
+    x = g.node.add(name="x", op="Placeholder")
+    x.attr["dtype"].type = 1
+    if corrupt == "count_attr":
+        d = g.node.add(name="d", op="Const")
+        d.attr["dtype"].type = 3
+        s = g.node.add(name="s", op="Split", input=["d", "x"])
+        s.attr["num_split"].i = 1 << 62
+        s.attr["T"].type = 1
+    else:
+        i = g.node.add(name="i", op="Identity", input=["x:4000000000"])
+        i.attr["T"].type = 1
+    path = tmp_path / "corrupt.pb"
+    path.write_bytes(g.SerializeToString())
+    with pytest.raises(ModelReadError, match="outputs .* the graph is corrupt") as e:
+        modelkit.load(path)
+    assert str(e.value).startswith(str(path))
