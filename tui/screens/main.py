@@ -428,12 +428,9 @@ class MainScreen(Screen):
         seen = sorted({(f.graph, f.node) for f in self.overlays.findings if f.node is not None})
         return [Target(NODE, g, n) for g, n in seen if self.index.exists(Target(NODE, g, n))]
 
-    def action_next_finding(self, step: int) -> None:
-        """Jump to the next (or previous) node with a finding."""
-        targets = self._finding_targets()
-        if not targets:
-            self.notify(self._no_findings(), severity="warning")
-            return
+    def _jump_cyclic(self, targets: list, step: int) -> None:
+        """Jump to the first of `targets` (in graph, node order) after the current node,
+        or before it when `step` < 0, wrapping around."""
         cur = self.current
         key = (cur.graph, cur.index) if cur is not None and cur.kind == NODE else (-1, -1)
         if step > 0:
@@ -441,6 +438,14 @@ class MainScreen(Screen):
         else:
             nxt = next((t for t in reversed(targets) if (t.graph, t.index) < key), targets[-1])
         self.jump(nxt)
+
+    def action_next_finding(self, step: int) -> None:
+        """Jump to the next (or previous) node with a finding."""
+        targets = self._finding_targets()
+        if not targets:
+            self.notify(self._no_findings(), severity="warning")
+            return
+        self._jump_cyclic(targets, step)
 
     def action_next_change(self, step: int) -> None:
         """Jump to the next (or previous) node the diff marks (`--diff`)."""
@@ -456,13 +461,7 @@ class MainScreen(Screen):
                         + (f" ({diff.on_nodes.count('removed')} only there: v lists them)"
                            if diff.on_nodes.count("removed") else ""), severity="warning")
             return
-        cur = self.current
-        key = (cur.graph, cur.index) if cur is not None and cur.kind == NODE else (-1, -1)
-        if step > 0:
-            nxt = next((t for t in targets if (t.graph, t.index) > key), targets[0])
-        else:
-            nxt = next((t for t in reversed(targets) if (t.graph, t.index) < key), targets[-1])
-        self.jump(nxt)
+        self._jump_cyclic(targets, step)
 
     def action_changes(self) -> None:
         """Open the list of changes of the diff: marked nodes, then those only the other
