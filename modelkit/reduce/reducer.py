@@ -29,7 +29,7 @@ from modelkit.errors import ModelkitError, UsageError
 from modelkit.fileio import atomic_output, check_output
 from modelkit.ir import Graph, Model, Node, Value
 from modelkit.reduce.conditions import (Candidate, CheckError, Command, Condition, Mismatch,
-                                        Narrowed, Refused, node_of)
+                                        Narrowed, Refused, node_of, _real)
 from modelkit.reduce.extract import check_destination, check_format, cut_model
 from modelkit.reduce.search import Search, Verdict
 
@@ -401,12 +401,11 @@ def _mismatch(model: Model, feeds: list[list[np.ndarray]], opts: ReduceOptions, 
     for r in theirs:
         v = pairs[id(r)]
         arrays = feeds[ours.index(v)]
-        ref_feeds.append([_stored(r, _real_input(v, a)) for a in arrays])
+        ref_feeds.append([_stored(r, _real(v, a)) for a in arrays])
     result = worker.run(ref_file, ref_feeds, dump=True)
     if not result.ok:
         raise UsageError(f"the reference does not run in the interpreter: {result.message}",
                          str(ref_path))
-    from modelkit.reduce.conditions import _real
 
     reference: dict[str, list[np.ndarray]] = {}
     for v, arrays in _dumped(ref.graphs[0], result):
@@ -433,12 +432,6 @@ def _dumped(graph: Graph, result: RunResult) -> Iterator[tuple[Value, list[np.nd
         v = by_index.get(index)
         if v is not None and not v.is_const:
             yield v, arrays
-
-
-def _real_input(v: Value, a: np.ndarray) -> np.ndarray:
-    if v.quant is not None and a.dtype.kind in "iu":
-        return v.quant.dequantize(a)
-    return a
 
 
 def _pair_inputs(ours: list[Value], theirs: list[Value]) -> dict[int, Value]:
